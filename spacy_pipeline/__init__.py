@@ -1,0 +1,1 @@
+"""The project's own English spaCy pipeline (pretrained pipelines cannot be downloaded here)."""
