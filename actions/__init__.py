@@ -1,0 +1,1 @@
+"""Custom actions: answers with their article evidence, follow-ups, declining, red flags."""

@@ -1,0 +1,74 @@
+"""What the assistant says when it cannot answer: offer questions, decline, or ask which was meant."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.knowledge import Answer, Knowledge, load_knowledge
+from actions.rendering import buttons_for
+from actions.replies import reply
+
+OUT_OF_SCOPE = "out_of_scope"
+MAX_CHOICES = 3
+# Below this, an intent is too unlikely to offer as "did you mean ...?".
+MIN_CHOICE_CONFIDENCE = 0.1
+
+
+def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
+    """The likeliest answers to an unclear message, or none if it is likelier not covered."""
+    ranking = [r for r in tracker.latest_message.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
+    if not ranking or ranking[0]["name"] == OUT_OF_SCOPE:
+        return []
+    return [
+        knowledge.answers[r["name"]]
+        for r in ranking
+        if r["name"] in knowledge.answers and r["confidence"] >= MIN_CHOICE_CONFIDENCE
+    ][:MAX_CHOICES]
+
+
+def decline(dispatcher: CollectingDispatcher) -> List[EventType]:
+    dispatcher.utter_message(text=reply("decline"), buttons=buttons_for(load_knowledge().starters))
+    return []
+
+
+class ActionOfferQuestions(Action):
+    def name(self) -> Text:
+        return "action_offer_questions"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        dispatcher.utter_message(text=reply("offer_questions"), buttons=buttons_for(load_knowledge().starters))
+        return []
+
+
+class ActionDecline(Action):
+    """The article does not cover it: say so, point to the clinic, offer what it does cover."""
+
+    def name(self) -> Text:
+        return "action_decline"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        return decline(dispatcher)
+
+
+class ActionClarify(Action):
+    """An unclear message: offer the likeliest questions, or decline when none is likely."""
+
+    def name(self) -> Text:
+        return "action_clarify"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        choices = likely_answers(tracker, load_knowledge())
+        if not choices:
+            return decline(dispatcher)
+        dispatcher.utter_message(text=reply("clarify"), buttons=buttons_for(choices))
+        return []

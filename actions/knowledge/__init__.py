@@ -1,3 +1,0 @@
-from pathlib import Path
-from nlu_components.paths import PROJECT_ROOT
-ARTICLE_PATH = PROJECT_ROOT / "knowledge" / "article.yml"

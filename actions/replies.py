@@ -1,0 +1,29 @@
+"""The texts in replies.yml, filled in with the clinic's settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List
+
+import yaml
+
+from actions.clinic import load_clinic
+
+REPLIES_PATH = Path(__file__).resolve().with_name("replies.yml")
+
+
+@lru_cache(maxsize=1)
+def _texts() -> Dict[str, Any]:
+    return yaml.safe_load(REPLIES_PATH.read_text(encoding="utf-8"))
+
+
+def reply(name: str) -> str:
+    return _texts()[name].format(**load_clinic().template_values())
+
+
+def red_flag_replies(kinds: List[str]) -> List[str]:
+    """The emergency texts for these kinds, most urgent first (the order of replies.yml)."""
+    texts = _texts()["red_flags"]
+    chosen = [kind for kind in texts if kind in kinds] or ["unspecified"]
+    return [texts[kind].format(**load_clinic().template_values()) for kind in chosen]

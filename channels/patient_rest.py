@@ -1,0 +1,81 @@
+"""The REST channel (`/webhooks/rest/webhook`), hardened for patients' messages.
+
+Compared with Rasa's RestInput: malformed requests get a 400 with a reason instead of a stack
+trace; the sender id must look like one (letters, digits, `-_.:@`, at most 128); the message is
+cleaned and bounded before NLU (channels/message_guard.py). Replies are the same JSON list.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Awaitable, Callable, Dict, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.exceptions import SanicException
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from actions.clinic import load_clinic
+from channels.message_guard import guard
+
+SENDER_ID = re.compile(r"^[A-Za-z0-9_.:@+-]{1,128}$")
+
+
+class InvalidRequest(ValueError):
+    """The request cannot be a patient's message; the text says why."""
+
+
+def parse_request(request: Request) -> Dict[Text, Any]:
+    try:
+        payload = request.json
+    except SanicException as error:
+        raise InvalidRequest("The body must be JSON.") from error
+    if not isinstance(payload, dict):
+        raise InvalidRequest('The body must be a JSON object: {"sender": "...", "message": "..."}.')
+    sender, message, metadata = payload.get("sender"), payload.get("message"), payload.get("metadata")
+    if not isinstance(sender, str) or not SENDER_ID.match(sender):
+        raise InvalidRequest("'sender' must be 1-128 letters, digits or -_.:@+ characters.")
+    if not isinstance(message, str):
+        raise InvalidRequest("'message' must be a string.")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidRequest("'metadata' must be a JSON object.")
+    return {"sender": sender, "message": message, "metadata": metadata}
+
+
+class PatientRestInput(RestInput):
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("patient_rest_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                fields = parse_request(request)
+            except InvalidRequest as error:
+                return response.json({"error": str(error)}, status=400)
+            sender = fields["sender"]
+            checked = guard(fields["message"], load_clinic().emergency_number)
+            if checked.reply is not None:
+                return response.json([{"recipient_id": sender, "text": checked.reply}])
+            collector = CollectingOutputChannel()
+            await on_new_message(
+                UserMessage(
+                    checked.text,
+                    collector,
+                    sender,
+                    input_channel=self.name(),
+                    metadata=fields["metadata"],
+                )
+            )
+            return response.json(collector.messages)
+
+        return webhook

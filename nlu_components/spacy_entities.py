@@ -1,0 +1,55 @@
+"""Entities from the project's spaCy entity ruler, with normalised values.
+
+Rasa's SpacyEntityExtractor reports the matched text ("brittle bones"); the answers need the
+concept ("osteoporosis"), which the ruler stores as each pattern's id. It also re-runs spaCy on
+every message; this reads the doc SpacyNLP already made.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+# spaCy label -> Rasa entity name (domain.yml)
+ENTITY_NAMES = {"CONDITION": "condition", "PROCEDURE": "procedure"}
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class SpacyRulerEntityExtractor(GraphComponent):
+    """Turns the entity ruler's spans into Rasa entities whose value is the concept id."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SpacyRulerEntityExtractor:
+        return cls()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            doc = message.get(SPACY_DOCS[TEXT])
+            if doc is None:
+                continue
+            entities = [
+                {
+                    "entity": ENTITY_NAMES[ent.label_],
+                    "value": ent.ent_id_,
+                    "start": ent.start_char,
+                    "end": ent.end_char,
+                    "extractor": type(self).__name__,
+                }
+                for ent in doc.ents
+                if ent.label_ in ENTITY_NAMES
+            ]
+            message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
+        return messages

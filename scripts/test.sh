@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets everything up (scripts/setup.sh), lints, and runs the whole test suite: knowledge
+# integrity, NLU components, actions, `rasa data validate`, held-out NLU and conversation tests,
+# and end-to-end chats with the real servers.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+REQUIREMENTS=requirements-dev.txt bash scripts/setup.sh
+.venv/bin/ruff check .
+.venv/bin/python -m pytest "$@"
