@@ -6,7 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 REQUIREMENTS=requirements.txt bash scripts/setup.sh
 
-export ACTION_SERVER_PORT="${ACTION_SERVER_PORT:-5055}"
+ACTION_SERVER_PORT=5055  # as in endpoints.yml
 RASA_PORT="${RASA_PORT:-5005}"
 # A chat message is small; Sanic answers 413 to larger bodies before Rasa reads them.
 export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-65536}"
