@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -25,11 +25,11 @@ CONDITIONS = "conditions_treated"
 RELATED_BUTTONS = 2
 
 
-def message_condition(tracker: Tracker) -> Optional[Text]:
+def message_condition(tracker: Tracker) -> Optional[str]:
     return next(tracker.get_latest_entity_values("condition"), None)
 
 
-def choose_answers(intent: Text, tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
+def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
     """The answers to the latest question: condition-aware for conditions and candidacy."""
     if intent == CONDITIONS:
         condition = message_condition(tracker)
@@ -65,11 +65,11 @@ def last_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
 
 
 class ActionAnswer(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         intent = tracker.get_intent_of_latest_message()
         return utter_answers(dispatcher, choose_answers(intent, tracker, load_knowledge()))
@@ -78,11 +78,11 @@ class ActionAnswer(Action):
 class ActionTellMeMore(Action):
     """Continues with the first related answer not just given."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_tell_me_more"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         knowledge = load_knowledge()
         previous = last_answers(tracker, knowledge)
@@ -97,11 +97,11 @@ class ActionTellMeMore(Action):
 class ActionShowSources(Action):
     """The sentences and references of the last answer, or the whole article's references."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_show_sources"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         knowledge, clinic = load_knowledge(), load_clinic()
         previous = last_answers(tracker, knowledge)

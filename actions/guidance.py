@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -36,24 +36,26 @@ def decline(dispatcher: CollectingDispatcher) -> List[EventType]:
 
 
 class ActionOfferQuestions(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_offer_questions"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        dispatcher.utter_message(text=reply("offer_questions"), buttons=buttons_for(load_knowledge().starters))
+        dispatcher.utter_message(
+            text=reply("offer_questions"), buttons=buttons_for(load_knowledge().starters)
+        )
         return []
 
 
 class ActionDecline(Action):
     """The article does not cover it: say so, point to the clinic, offer what it does cover."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_decline"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         return decline(dispatcher)
 
@@ -61,11 +63,11 @@ class ActionDecline(Action):
 class ActionClarify(Action):
     """An unclear message: offer the likeliest questions, or decline when none is likely."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_clarify"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         choices = likely_answers(tracker, load_knowledge())
         if not choices:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -12,11 +12,11 @@ from actions.replies import red_flag_replies
 
 
 class ActionRedFlag(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_red_flag"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         kinds = list(tracker.get_latest_entity_values("red_flag"))
         for text in red_flag_replies(kinds):

@@ -15,7 +15,8 @@ CONDITION_INTENT = "conditions_treated"
 
 def format_reference(reference: Reference) -> str:
     authors = f"{reference.authors}. " if reference.authors else ""
-    return f"[{reference.number}] {authors}{reference.title}. {reference.publisher}, {reference.year}. {reference.url}"
+    source = f"{reference.title}. {reference.publisher}, {reference.year}."
+    return f"[{reference.number}] {authors}{source} {reference.url}"
 
 
 def render_evidence(sentences: Sequence[Sentence]) -> str:

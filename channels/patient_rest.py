@@ -8,7 +8,7 @@ cleaned and bounded before NLU (channels/message_guard.py). Replies are the same
 from __future__ import annotations
 
 import re
-from typing import Any, Awaitable, Callable, Dict, Text
+from typing import Any, Awaitable, Callable, Dict
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -27,7 +27,7 @@ class InvalidRequest(ValueError):
     """The request cannot be a patient's message; the text says why."""
 
 
-def parse_request(request: Request) -> Dict[Text, Any]:
+def parse_request(request: Request) -> Dict[str, Any]:
     try:
         payload = request.json
     except SanicException as error:
@@ -46,7 +46,7 @@ def parse_request(request: Request) -> Dict[Text, Any]:
 
 class PatientRestInput(RestInput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

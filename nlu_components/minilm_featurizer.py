@@ -11,7 +11,7 @@ Three changes to the stock featurizer:
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -29,7 +29,7 @@ TOKEN_IDS = tf.TensorSpec(shape=[None, None], dtype=tf.int32)
 class MiniLMFeaturizer(LanguageModelFeaturizer):
     """LanguageModelFeaturizer for all-MiniLM-L6-v2 weights kept inside the project."""
 
-    def __init__(self, config: Dict[Text, Any], execution_context: ExecutionContext) -> None:
+    def __init__(self, config: Dict[str, Any], execution_context: ExecutionContext) -> None:
         weights = config.get("model_weights")
         resolved = {**config, "model_weights": str(project_path(weights)) if weights else None}
         super().__init__(resolved, execution_context)

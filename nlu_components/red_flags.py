@@ -12,7 +12,7 @@ Detection is a spaCy `Matcher` on lowercase lemmas: each pattern marks a concept
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Dict, FrozenSet, List, Optional, Set, Text, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -46,8 +46,21 @@ CONCEPTS: Dict[str, List[List[Dict[str, Any]]]] = {
     "CANT": CANT,
     "LEG": _words("leg", "foot", "feet", "thigh", "toe", "lower body"),
     "NUMB": _words(
-        "numb", "numbness", "tingle", "tingling", "weak", "weakness", "paralyze", "paralysed",
-        "paralyzed", "paralysis", "dead", "give out", "give way", "pin and needle", "no feel",
+        "numb",
+        "numbness",
+        "tingle",
+        "tingling",
+        "weak",
+        "weakness",
+        "paralyze",
+        "paralysed",
+        "paralyzed",
+        "paralysis",
+        "dead",
+        "give out",
+        "give way",
+        "pin and needle",
+        "no feel",
         "no sensation",
     ),
     "FEEL_MOVE": _words("feel", "feeling", "move", "movement", "lift", "stand", "walk", "sensation"),
@@ -55,32 +68,58 @@ CONCEPTS: Dict[str, List[List[Dict[str, Any]]]] = {
     "CONTROL": _words("control", "leak", "accident"),
     "INCONTINENCE": [
         *_words("incontinence", "incontinent"),
-        [{"LEMMA": {"IN": ["wet", "pee", "soil", "poop"]}},
-         {"LEMMA": {"IN": ["myself", "himself", "herself", "themselves", "the", "my", "his", "her"]}}],
+        [
+            {"LEMMA": {"IN": ["wet", "pee", "soil", "poop"]}},
+            {"LEMMA": {"IN": ["myself", "himself", "herself", "themselves", "the", "my", "his", "her"]}},
+        ],
     ],
     "CHEST": _words("chest", "heart"),
     "PAIN": _words("pain", "hurt", "ache", "pressure", "tight", "tightness", "squeeze", "crush", "attack"),
     "BREATHE": _words("breathe", "breath", "breathing", "breathless", "air"),
     "STRUGGLE": _words(
-        "trouble", "hard", "difficult", "difficulty", "struggle", "short", "shortness", "gasp",
-        "gasping", "choke", "breathless",
+        "trouble",
+        "hard",
+        "difficult",
+        "difficulty",
+        "struggle",
+        "short",
+        "shortness",
+        "gasp",
+        "gasping",
+        "choke",
+        "breathless",
     ),
     "FEVER": _words("fever", "feverish", "temperature", "chill", "chills"),
     "WOUND": _words("wound", "incision", "cut", "site", "puncture", "stitch", "stitches", "scar"),
     "INFLAMED": _words("redness", "swollen", "swelling", "pus", "ooze", "oozing", "infected", "infection"),
     "SELF_HARM": [
         *_words(
-            "suicide", "suicidal", "self harm", "self - harm", "kill myself", "end my life",
-            "end it all", "take my own life", "hurt myself", "harm myself", "want to die",
-            "better off dead", "no reason to live",
+            "suicide",
+            "suicidal",
+            "self harm",
+            "self - harm",
+            "kill myself",
+            "end my life",
+            "end it all",
+            "take my own life",
+            "hurt myself",
+            "harm myself",
+            "want to die",
+            "better off dead",
+            "no reason to live",
         ),
-        [{"LEMMA": "not"}, {"LEMMA": "want"}, {"LEMMA": "to"}, {"LEMMA": {"IN": ["live", "be", "go"]}},
-         {"LEMMA": {"IN": ["anymore", "alive", "on"]}}],
+        [
+            {"LEMMA": "not"},
+            {"LEMMA": "want"},
+            {"LEMMA": "to"},
+            {"LEMMA": {"IN": ["live", "be", "go"]}},
+            {"LEMMA": {"IN": ["anymore", "alive", "on"]}},
+        ],
     ],
 }
 
 # Kind -> alternatives, each a set of concepts that must all occur in one sentence.
-SENTENCE_RULES: Dict[Text, Tuple[FrozenSet[str], ...]] = {
+SENTENCE_RULES: Dict[str, Tuple[FrozenSet[str], ...]] = {
     "legs": (frozenset({"LEG", "NUMB"}), frozenset({"LEG", "CANT", "FEEL_MOVE"})),
     "bladder_bowel": (
         frozenset({"BLADDER", "CONTROL"}),
@@ -92,12 +131,12 @@ SENTENCE_RULES: Dict[Text, Tuple[FrozenSet[str], ...]] = {
     "self_harm": (frozenset({"SELF_HARM"}),),
 }
 # A fever and a red wound are often told in separate sentences: these may span the message.
-MESSAGE_RULES: Dict[Text, Tuple[FrozenSet[str], ...]] = {
+MESSAGE_RULES: Dict[str, Tuple[FrozenSet[str], ...]] = {
     "wound_infection": (frozenset({"FEVER", "WOUND"}), frozenset({"FEVER", "INFLAMED"})),
 }
 
 
-def _satisfied(rules: Dict[Text, Tuple[FrozenSet[str], ...]], concepts: Set[str]) -> Set[Text]:
+def _satisfied(rules: Dict[str, Tuple[FrozenSet[str], ...]], concepts: Set[str]) -> Set[str]:
     return {kind for kind, alternatives in rules.items() if any(a <= concepts for a in alternatives)}
 
 
@@ -109,7 +148,7 @@ class RedFlagMatcher:
         for concept, patterns in CONCEPTS.items():
             self.matcher.add(concept, patterns)
 
-    def kinds(self, doc: Doc) -> List[Text]:
+    def kinds(self, doc: Doc) -> List[str]:
         by_sentence: Dict[int, Set[str]] = defaultdict(set)
         for match_id, start, _ in self.matcher(doc):
             by_sentence[doc[start].sent.start].add(self.matcher.vocab.strings[match_id])
@@ -129,7 +168,7 @@ class RedFlagDetector(GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -150,14 +189,12 @@ class RedFlagDetector(GraphComponent):
         return messages
 
 
-def flag_as_emergency(message: Message, kinds: List[Text]) -> None:
+def flag_as_emergency(message: Message, kinds: List[str]) -> None:
     intent = {"name": RED_FLAG_INTENT, "confidence": 1.0}
     ranking = [intent] + [
         ranked for ranked in message.get(INTENT_RANKING_KEY, []) if ranked.get("name") != RED_FLAG_INTENT
     ]
-    entities = [
-        {"entity": RED_FLAG_ENTITY, "value": kind, "extractor": "RedFlagDetector"} for kind in kinds
-    ]
+    entities = [{"entity": RED_FLAG_ENTITY, "value": kind, "extractor": "RedFlagDetector"} for kind in kinds]
     message.set(INTENT, intent, add_to_output=True)
     message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
     message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)

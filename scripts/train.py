@@ -24,7 +24,9 @@ def training_inputs() -> Iterable[Path]:
     yield from (PROJECT_ROOT / name for name in ("config.yml", "domain.yml", "requirements.txt"))
     yield CACHE_DIR / "spacy" / "inputs.sha256"
     for folder in ("data", "nlu_components"):
-        yield from sorted(p for p in (PROJECT_ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        yield from sorted(
+            p for p in (PROJECT_ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        )
 
 
 def fingerprint() -> str:

@@ -72,7 +72,7 @@ def install_package() -> None:
     subprocess.run(spacy_cli + options + code, check=True, stdout=subprocess.DEVNULL)
     (sdist,) = PACKAGE_DIR.glob(f"en_{PACKAGE_NAME}-{PACKAGE_VERSION}/dist/*.tar.gz")
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
-    subprocess.run(pip + ["--force-reinstall", str(sdist)], check=True)
+    subprocess.run([*pip, "--force-reinstall", str(sdist)], check=True)
 
 
 def main() -> None:

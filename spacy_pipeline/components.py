@@ -3,7 +3,6 @@
 No `from __future__ import annotations` here: spaCy validates factory signatures at run time.
 """
 
-
 from spacy.language import Language
 from spacy.tokens import Doc
 

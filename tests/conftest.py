@@ -68,10 +68,28 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
     env = {**os.environ, "SANIC_REQUEST_MAX_SIZE": str(MAX_BODY_BYTES)}
     commands = {
-        "actions": [str(VENV_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        "actions": [
+            str(VENV_BIN / "python"),
+            "-m",
+            "rasa_sdk",
+            "--actions",
+            "actions",
+            "--port",
+            str(action_port),
+        ],
         "rasa": [
-            str(VENV_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--port", str(rasa_port),
-            "--model", str(MODEL_PATH), "--credentials", "credentials.yml", "--endpoints", str(endpoints),
+            str(VENV_BIN / "rasa"),
+            "run",
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(rasa_port),
+            "--model",
+            str(MODEL_PATH),
+            "--credentials",
+            "credentials.yml",
+            "--endpoints",
+            str(endpoints),
         ],
     }
     processes, logs = [], []
@@ -79,7 +97,9 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
         log = folder / f"{name}.log"
         server_env = {**env, "SANIC_HOST": "127.0.0.1"} if name == "actions" else env
         processes.append(
-            subprocess.Popen(command, cwd=PROJECT_ROOT, env=server_env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+            subprocess.Popen(
+                command, cwd=PROJECT_ROOT, env=server_env, stdout=log.open("w"), stderr=subprocess.STDOUT
+            )
         )
         logs.append(log)
     try:

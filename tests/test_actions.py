@@ -86,7 +86,9 @@ def test_can_it_help_me_uses_the_condition_named_earlier() -> None:
 
 
 def test_tell_me_more_continues_with_a_related_answer() -> None:
-    messages, events = run(ActionTellMeMore(), tracker("tell_me_more", slots={"last_answers": ["what_is_kyphoplasty"]}))
+    messages, events = run(
+        ActionTellMeMore(), tracker("tell_me_more", slots={"last_answers": ["what_is_kyphoplasty"]})
+    )
     assert events == [SlotSet("last_answers", ["how_it_is_done"])]
     assert "Step 1" in texts(messages)
 
@@ -123,16 +125,25 @@ def test_unclear_message_offers_the_likeliest_questions() -> None:
     ]
     messages, _ = run(ActionClarify(), tracker("nlu_fallback", ranking=ranking))
     assert "Did you mean" in texts(messages)
-    assert button_titles(messages) == [KNOWLEDGE.answers["sedation"].question, KNOWLEDGE.answers["pain_relief"].question]
+    assert button_titles(messages) == [
+        KNOWLEDGE.answers["sedation"].question,
+        KNOWLEDGE.answers["pain_relief"].question,
+    ]
 
 
 @pytest.mark.parametrize(
     "ranking",
     [
-        [{"name": "nlu_fallback", "confidence": 0.55}, {"name": "out_of_scope", "confidence": 0.3},
-         {"name": "recovery", "confidence": 0.2}],
-        [{"name": "nlu_fallback", "confidence": 0.55}, {"name": "greet", "confidence": 0.5},
-         {"name": "recovery", "confidence": 0.05}],
+        [
+            {"name": "nlu_fallback", "confidence": 0.55},
+            {"name": "out_of_scope", "confidence": 0.3},
+            {"name": "recovery", "confidence": 0.2},
+        ],
+        [
+            {"name": "nlu_fallback", "confidence": 0.55},
+            {"name": "greet", "confidence": 0.5},
+            {"name": "recovery", "confidence": 0.05},
+        ],
     ],
 )
 def test_unclear_message_that_is_likelier_not_covered_is_declined(ranking) -> None:
@@ -155,11 +166,19 @@ def test_offer_questions_shows_the_starters() -> None:
 
 @pytest.mark.parametrize(
     "kind, number",
-    [("legs", "911"), ("bladder_bowel", "911"), ("chest_pain", "911"), ("breathing", "911"),
-     ("wound_infection", CLINIC.phone), ("self_harm", "988")],
+    [
+        ("legs", "911"),
+        ("bladder_bowel", "911"),
+        ("chest_pain", "911"),
+        ("breathing", "911"),
+        ("wound_infection", CLINIC.phone),
+        ("self_harm", "988"),
+    ],
 )
 def test_each_red_flag_gets_its_emergency_instruction_and_nothing_else(kind: str, number: str) -> None:
-    messages, events = run(ActionRedFlag(), tracker("red_flag", entities=[{"entity": "red_flag", "value": kind}]))
+    messages, events = run(
+        ActionRedFlag(), tracker("red_flag", entities=[{"entity": "red_flag", "value": kind}])
+    )
     (message,) = messages
     assert number in message["text"]
     assert "buttons" not in message or not message["buttons"]
@@ -178,7 +197,9 @@ def test_red_flag_intent_without_a_detected_kind_still_sends_to_emergency_care()
 
 
 def test_session_start_fills_clinic_settings_and_keeps_the_condition() -> None:
-    _, events = run(ActionSessionStart(), tracker("greet", slots={"condition": "trauma", "clinic_phone": "old"}))
+    _, events = run(
+        ActionSessionStart(), tracker("greet", slots={"condition": "trauma", "clinic_phone": "old"})
+    )
     slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
     assert slots["condition"] == "trauma"
     assert slots["clinic_phone"] == CLINIC.phone

@@ -63,7 +63,9 @@ def test_greeting_introduces_an_automated_assistant_and_offers_questions(assista
 
 def test_a_condition_named_earlier_answers_can_it_help_me(assistant: Assistant) -> None:
     sender = new_sender()
-    assert_answered_with(assistant.chat(sender, "my dad was just diagnosed with multiple myeloma"), "condition_cancer")
+    assert_answered_with(
+        assistant.chat(sender, "my dad was just diagnosed with multiple myeloma"), "condition_cancer"
+    )
     messages = assistant.chat(sender, "can it help him?")
     assert_answered_with(messages, "condition_cancer")
     assert answer_start("am_i_a_candidate") in text_of(messages)
@@ -74,7 +76,10 @@ def test_follow_ups_tell_me_more_and_where_is_that_from(assistant: Assistant) ->
     assistant.chat(sender, "how is the procedure done")
     assert_answered_with(assistant.chat(sender, "tell me more"), "sedation")
     sources = text_of(assistant.chat(sender, "where is that from?"))
-    assert "“You’ll receive medication to relax you or put you to sleep before starting the procedure.”" in sources
+    assert (
+        "“You’ll receive medication to relax you or put you to sleep before starting the procedure.”"
+        in sources
+    )
 
 
 def test_and_the_recovery_after_another_answer(assistant: Assistant) -> None:
@@ -85,7 +90,11 @@ def test_and_the_recovery_after_another_answer(assistant: Assistant) -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["how much does kyphoplasty cost", "can I drive after the procedure", "should I stop my blood thinner before"],
+    [
+        "how much does kyphoplasty cost",
+        "can I drive after the procedure",
+        "should I stop my blood thinner before",
+    ],
 )
 def test_questions_the_article_does_not_answer_are_declined(assistant: Assistant, question: str) -> None:
     messages = assistant.chat(new_sender(), question)
@@ -139,7 +148,9 @@ def test_a_one_megabyte_message_is_refused_with_413(assistant: Assistant) -> Non
         (b'{"sender": "me", "message": "hi", "metadata": "x"}', "application/json"),
     ],
 )
-def test_malformed_requests_get_a_400_with_a_reason(assistant: Assistant, body: bytes, content_type: str) -> None:
+def test_malformed_requests_get_a_400_with_a_reason(
+    assistant: Assistant, body: bytes, content_type: str
+) -> None:
     response = assistant.post(data=body, headers={"Content-Type": content_type})
     assert response.status_code == 400
     assert response.json()["error"]
@@ -147,9 +158,17 @@ def test_malformed_requests_get_a_400_with_a_reason(assistant: Assistant, body: 
 
 @pytest.mark.parametrize(
     "message",
-    ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "😀😀😀", "¿Qué es la cifoplastia?", "\x00\x07\x1b[31m"],
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "😀😀😀",
+        "¿Qué es la cifoplastia?",
+        "\x00\x07\x1b[31m",
+    ],
 )
-def test_hostile_or_odd_input_gets_a_plain_reply_that_never_echoes_markup(assistant: Assistant, message: str) -> None:
+def test_hostile_or_odd_input_gets_a_plain_reply_that_never_echoes_markup(
+    assistant: Assistant, message: str
+) -> None:
     sender = new_sender()
     messages = assistant.chat(sender, message)
     assert messages

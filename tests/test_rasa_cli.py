@@ -1,0 +1,54 @@
+"""Rasa's own checks: data validation, the held-out NLU file, and the conversation tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+from nlu_components.paths import PROJECT_ROOT
+from scripts.train import MODEL_PATH
+
+RASA = str(Path(sys.executable).with_name("rasa"))
+HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
+CONVERSATIONS = PROJECT_ROOT / "tests" / "conversations.yml"
+MIN_HELDOUT_ACCURACY = 0.93
+
+
+def rasa(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([RASA, *arguments], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
+
+
+def test_training_data_validates_without_warnings() -> None:
+    finished = rasa("data", "validate", "--fail-on-warnings")
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert "UserWarning" not in finished.stdout + finished.stderr
+
+
+def test_heldout_nlu_file(tmp_path: Path) -> None:
+    finished = rasa("test", "nlu", "--nlu", str(HELDOUT), "--model", str(MODEL_PATH), "--out", str(tmp_path))
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    report = json.loads((tmp_path / "intent_report.json").read_text())
+    assert report["accuracy"] >= MIN_HELDOUT_ACCURACY
+    assert report["red_flag"]["recall"] == 1.0
+
+
+def test_conversations(tmp_path: Path) -> None:
+    finished = rasa(
+        "test",
+        "core",
+        "--stories",
+        str(CONVERSATIONS),
+        "--model",
+        str(MODEL_PATH),
+        "--out",
+        str(tmp_path),
+        "--fail-on-prediction-errors",
+    )
+    failed: List[str] = []
+    failed_stories = tmp_path / "failed_test_stories.yml"
+    if failed_stories.is_file():
+        failed.append(failed_stories.read_text())
+    assert finished.returncode == 0, "\n".join(failed) + finished.stderr[-3000:]
