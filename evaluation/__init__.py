@@ -1,0 +1,1 @@
+"""Measuring the assistant as patients meet it: replies over REST, judged against expectations."""
