@@ -25,8 +25,14 @@ CONDITIONS = "conditions_treated"
 RELATED_BUTTONS = 2
 
 
+# "Fracture" names the injury every condition leads to; another condition named with it says more.
+GENERIC_CONDITION = "compression_fracture"
+
+
 def message_condition(tracker: Tracker) -> Optional[str]:
-    return next(tracker.get_latest_entity_values("condition"), None)
+    named = list(dict.fromkeys(tracker.get_latest_entity_values("condition")))
+    specific = [condition for condition in named if condition != GENERIC_CONDITION]
+    return (specific or named or [None])[0]
 
 
 def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[Answer]:

@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.answers import choose_answers, message_condition
 from actions.knowledge import Answer, Knowledge, load_knowledge
 from actions.rendering import buttons_for
 from actions.replies import reply
@@ -19,15 +20,22 @@ MIN_CHOICE_CONFIDENCE = 0.1
 
 
 def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
-    """The likeliest answers to an unclear message, or none if it is likelier not covered."""
+    """The likeliest answers to an unclear message, or none if it is likelier not covered.
+
+    A condition the message names comes first: the patient said it, so its answer is likely.
+    """
     ranking = [r for r in tracker.latest_message.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
     if not ranking or ranking[0]["name"] == OUT_OF_SCOPE:
         return []
-    return [
-        knowledge.answers[r["name"]]
+    condition = message_condition(tracker)
+    named = [knowledge.answer_for_condition(condition)] if condition else []
+    ranked = [
+        answer
         for r in ranking
         if r["name"] in knowledge.answers and r["confidence"] >= MIN_CHOICE_CONFIDENCE
-    ][:MAX_CHOICES]
+        for answer in choose_answers(r["name"], tracker, knowledge)
+    ]
+    return list(dict.fromkeys(a for a in named + ranked if a is not None))[:MAX_CHOICES]
 
 
 def decline(dispatcher: CollectingDispatcher) -> List[EventType]:

@@ -22,6 +22,10 @@ def reply(name: str) -> str:
     return _texts()[name].format(**load_clinic().template_values())
 
 
+def red_flag_kinds() -> List[str]:
+    return [kind for kind in _texts()["red_flags"] if kind != "unspecified"]
+
+
 def red_flag_replies(kinds: List[str]) -> List[str]:
     """The emergency texts for these kinds, most urgent first (the order of replies.yml)."""
     texts = _texts()["red_flags"]

@@ -21,7 +21,7 @@ import yaml
 
 from actions.clinic import load_clinic
 from actions.knowledge import load_knowledge
-from actions.replies import red_flag_replies, reply
+from actions.replies import red_flag_kinds, red_flag_replies, reply
 
 Chat = Callable[[str, str], List[Dict[str, Any]]]
 
@@ -60,7 +60,7 @@ def judge(case: Case, messages: List[Dict[str, Any]]) -> Verdict:
     texts = [m.get("text") or "" for m in messages]
     first = texts[0] if texts else ""
     values = load_clinic().template_values()
-    emergencies = set(red_flag_replies(list(load_knowledge_kinds())))
+    emergencies = {text for kind in [*red_flag_kinds(), "none"] for text in red_flag_replies([kind])}
     if first in emergencies:
         return Verdict(case, "emergency", [])
     if first == reply("decline"):
@@ -73,12 +73,6 @@ def judge(case: Case, messages: List[Dict[str, Any]]) -> Verdict:
         if answer.text.format(**values) in first and "From the article:" in "\n".join(texts)
     ]
     return Verdict(case, "answer" if answered else "other", answered)
-
-
-def load_knowledge_kinds() -> List[str]:
-    from actions.replies import _texts
-
-    return list(_texts()["red_flags"])
 
 
 def evaluate(cases: List[Case], chat: Chat) -> List[Verdict]:

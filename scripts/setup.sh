@@ -44,7 +44,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 REQ_HASH="$(hash_of requirements.txt "$REQUIREMENTS")"
-if [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" != "$REQ_HASH" ]; then
+DEV_HASH="$(hash_of requirements.txt requirements-dev.txt)"  # the dev set includes the runtime set
+INSTALLED="$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)"
+if [ "$INSTALLED" != "$REQ_HASH" ] && [ "$INSTALLED" != "$DEV_HASH" ]; then
   say "Installing pinned dependencies ($REQUIREMENTS)"
   "$VENV/bin/python" -m pip install --quiet --upgrade "pip==24.0" 2> >(grep -v "is ignored: it is neither" >&2)
   "$VENV/bin/python" -m pip install --quiet --no-deps -r "$REQUIREMENTS" 2> >(grep -v "is ignored: it is neither" >&2)

@@ -71,6 +71,15 @@ def test_a_named_condition_gets_the_answer_about_it() -> None:
     assert events == [SlotSet("last_answers", ["condition_cancer"])]
 
 
+def test_a_specific_condition_wins_over_the_fracture_it_caused() -> None:
+    entities = [
+        {"entity": "condition", "value": "compression_fracture"},
+        {"entity": "condition", "value": "trauma"},
+    ]
+    _, events = run(ActionAnswer(), tracker("conditions_treated", entities=entities))
+    assert events == [SlotSet("last_answers", ["condition_trauma"])]
+
+
 def test_a_condition_not_in_the_article_gets_the_list_of_conditions() -> None:
     messages, _ = run(ActionAnswer(), tracker("conditions_treated"))
     assert "If your problem is not on this list, the article does not cover it." in texts(messages)
@@ -128,6 +137,20 @@ def test_unclear_message_offers_the_likeliest_questions() -> None:
     assert button_titles(messages) == [
         KNOWLEDGE.answers["sedation"].question,
         KNOWLEDGE.answers["pain_relief"].question,
+    ]
+
+
+def test_unclear_message_naming_a_condition_offers_that_conditions_answer_first() -> None:
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.45},
+        {"name": "am_i_a_candidate", "confidence": 0.3},
+        {"name": "conditions_treated", "confidence": 0.25},
+    ]
+    entities = [{"entity": "condition", "value": "spinal_tumor"}]
+    messages, _ = run(ActionClarify(), tracker("nlu_fallback", entities=entities, ranking=ranking))
+    assert button_titles(messages) == [
+        KNOWLEDGE.answers["condition_spinal_tumor"].question,
+        KNOWLEDGE.answers["am_i_a_candidate"].question,
     ]
 
 

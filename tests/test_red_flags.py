@@ -77,3 +77,10 @@ def test_a_long_story_with_an_emergency_at_the_end_is_found() -> None:
 )
 def test_ordinary_questions_are_not_emergencies(text: str) -> None:
     assert kinds(text) == []
+
+
+def test_a_fever_told_apart_from_the_red_wound_is_found() -> None:
+    message = (
+        "How long is recovery? Also I've had a fever since yesterday and the needle spot is red and hot."
+    )
+    assert kinds(message) == ["wound_infection"]
