@@ -18,7 +18,7 @@ from actions.rendering import (
     render_evidence,
     render_sources,
 )
-from actions.replies import reply
+from actions.replies import utter_with_starter_questions
 
 CANDIDACY = "am_i_a_candidate"
 CONDITIONS = "conditions_treated"
@@ -95,7 +95,7 @@ class ActionTellMeMore(Action):
         shown = {answer.id for answer in previous}
         following = next((r for a in previous for r in a.related if r not in shown), None)
         if following is None:
-            dispatcher.utter_message(text=reply("offer_questions"), buttons=buttons_for(knowledge.starters))
+            utter_with_starter_questions(dispatcher, "offer_questions")
             return []
         return utter_answers(dispatcher, [knowledge.answers[following]])
 

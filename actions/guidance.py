@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.answers import choose_answers, message_condition
 from actions.knowledge import Answer, Knowledge, load_knowledge
 from actions.rendering import buttons_for
-from actions.replies import reply
+from actions.replies import reply, utter_with_starter_questions
 
 OUT_OF_SCOPE = "out_of_scope"
 MAX_CHOICES = 3
@@ -39,7 +39,7 @@ def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
 
 
 def decline(dispatcher: CollectingDispatcher) -> List[EventType]:
-    dispatcher.utter_message(text=reply("decline"), buttons=buttons_for(load_knowledge().starters))
+    utter_with_starter_questions(dispatcher, "decline")
     return []
 
 
@@ -50,9 +50,7 @@ class ActionOfferQuestions(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        dispatcher.utter_message(
-            text=reply("offer_questions"), buttons=buttons_for(load_knowledge().starters)
-        )
+        utter_with_starter_questions(dispatcher, "offer_questions")
         return []
 
 

@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import yaml
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clinic import load_clinic
+from actions.knowledge import load_knowledge
+from actions.rendering import buttons_for
 
 REPLIES_PATH = Path(__file__).resolve().with_name("replies.yml")
 
@@ -31,3 +34,8 @@ def red_flag_replies(kinds: List[str]) -> List[str]:
     texts = _texts()["red_flags"]
     chosen = [kind for kind in texts if kind in kinds] or ["unspecified"]
     return [texts[kind].format(**load_clinic().template_values()) for kind in chosen]
+
+
+def utter_with_starter_questions(dispatcher: CollectingDispatcher, name: str) -> None:
+    """Sends a reply with the starter questions as buttons."""
+    dispatcher.utter_message(text=reply(name), buttons=buttons_for(load_knowledge().starters))

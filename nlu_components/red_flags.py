@@ -14,10 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS
 from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
@@ -25,6 +22,8 @@ from rasa.shared.nlu.training_data.message import Message
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
+
+from nlu_components.stateless import StatelessComponent
 
 RED_FLAG_INTENT = "red_flag"
 RED_FLAG_ENTITY = "red_flag"
@@ -44,7 +43,7 @@ def _words(*phrases: str) -> List[List[Dict[str, Any]]]:
 # Concept -> token patterns on the lowercase lemmas of the project's spaCy pipeline.
 CONCEPTS: Dict[str, List[List[Dict[str, Any]]]] = {
     "CANT": CANT,
-    "LEG": _words("leg", "foot", "feet", "thigh", "toe", "lower body"),
+    "LEG": _words("leg", "foot", "feet", "thigh", "toe", "lower body", "groin", "saddle", "buttock"),
     "NUMB": _words(
         "numb",
         "numbness",
@@ -75,7 +74,7 @@ CONCEPTS: Dict[str, List[List[Dict[str, Any]]]] = {
     ],
     "CHEST": _words("chest", "heart"),
     "PAIN": _words("pain", "hurt", "ache", "pressure", "tight", "tightness", "squeeze", "crush", "attack"),
-    "BREATHE": _words("breathe", "breath", "breathing", "breathless", "air"),
+    "BREATHE": _words("breathe", "breath", "breathing", "breathless", "air", "wheeze", "wheezing"),
     "STRUGGLE": _words(
         "trouble",
         "hard",
@@ -88,6 +87,8 @@ CONCEPTS: Dict[str, List[List[Dict[str, Any]]]] = {
         "gasping",
         "choke",
         "breathless",
+        "wheeze",
+        "wheezing",
     ),
     "FEVER": _words("fever", "feverish", "temperature", "chill", "chills"),
     "WOUND": _words(
@@ -131,6 +132,11 @@ CONCEPTS: Dict[str, List[List[Dict[str, Any]]]] = {
             "want to die",
             "better off dead",
             "no reason to live",
+            "rather be dead",
+            "end everything",
+            "overdose",
+            "not worth living",
+            "no point in living",
         ),
         [
             {"LEMMA": "not"},
@@ -186,18 +192,8 @@ class RedFlagMatcher:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False, model_from="SpacyNLP"
 )
-class RedFlagDetector(GraphComponent):
+class RedFlagDetector(StatelessComponent):
     """Overrides the predicted intent with `red_flag` when the message describes an emergency."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> RedFlagDetector:
-        return cls()
 
     def __init__(self) -> None:
         self._matcher: Optional[RedFlagMatcher] = None

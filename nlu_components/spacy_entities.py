@@ -7,33 +7,22 @@ every message; this reads the doc SpacyNLP already made.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import List
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
+
+from nlu_components.stateless import StatelessComponent
 
 # spaCy label -> Rasa entity name (domain.yml)
 ENTITY_NAMES = {"CONDITION": "condition", "PROCEDURE": "procedure"}
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class SpacyRulerEntityExtractor(GraphComponent):
+class SpacyRulerEntityExtractor(StatelessComponent):
     """Turns the entity ruler's spans into Rasa entities whose value is the concept id."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> SpacyRulerEntityExtractor:
-        return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -7,6 +7,7 @@ fingerprint covers everything a trained model depends on.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,9 +44,13 @@ def main() -> None:
         print(f"Model {MODEL_PATH.relative_to(PROJECT_ROOT)} is up to date")
         return
     rasa = Path(sys.executable).with_name("rasa")
+    # Rasa's training cache ignores component code too and could restore stale features:
+    # this only runs when an input changed, so train from scratch.
+    env = {**os.environ, "RASA_MAX_CACHE_SIZE": "0"}
     subprocess.run(
         [str(rasa), "train", "--fixed-model-name", MODEL_NAME, "--out", str(MODELS_DIR)],
         cwd=PROJECT_ROOT,
+        env=env,
         check=True,
     )
     STAMP.write_text(current)

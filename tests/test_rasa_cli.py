@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,10 @@ CONVERSATIONS = PROJECT_ROOT / "tests" / "conversations.yml"
 MIN_HELDOUT_ACCURACY = 0.93
 
 
-def rasa(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([RASA, *arguments], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
+def rasa(*arguments: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
+    # The project's custom components must be importable wherever Rasa runs.
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.run([RASA, *arguments], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 
 def test_training_data_validates_without_warnings() -> None:
@@ -27,8 +30,11 @@ def test_training_data_validates_without_warnings() -> None:
     assert "UserWarning" not in finished.stdout + finished.stderr
 
 
-def test_heldout_nlu_file(tmp_path: Path) -> None:
-    finished = rasa("test", "nlu", "--nlu", str(HELDOUT), "--model", str(MODEL_PATH), "--out", str(tmp_path))
+def test_heldout_nlu_file_with_the_model_loaded_from_another_directory(tmp_path: Path) -> None:
+    # Run from tmp_path: the MiniLM weights path stored in the model must not depend on the cwd.
+    finished = rasa(
+        "test", "nlu", "--nlu", str(HELDOUT), "--model", str(MODEL_PATH), "--out", str(tmp_path), cwd=tmp_path
+    )
     assert finished.returncode == 0, finished.stderr[-3000:]
     report = json.loads((tmp_path / "intent_report.json").read_text())
     assert report["accuracy"] >= MIN_HELDOUT_ACCURACY

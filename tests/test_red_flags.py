@@ -40,6 +40,10 @@ def kinds(text: str) -> list:
         ("I don't want to live anymore", "self_harm"),
         ("been thinking about suicide", "self_harm"),
         ("sometimes i want to hurt myself", "self_harm"),
+        ("honestly i'd rather be dead than live with this pain", "self_harm"),
+        ("thinking of taking an overdose of my pills", "self_harm"),
+        ("my groin and bottom went numb", "legs"),
+        ("he is wheezing and can't get enough air", "breathing"),
     ],
 )
 def test_emergency_is_found(text: str, kind: str) -> None:
