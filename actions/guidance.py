@@ -8,15 +8,20 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import choose_answers, message_condition
+from actions.answers import choose_answers, message_condition, utter_answers
 from actions.knowledge import Answer, Knowledge, load_knowledge
 from actions.rendering import buttons_for
 from actions.replies import reply, utter_with_starter_questions
 
 OUT_OF_SCOPE = "out_of_scope"
+CONDITION_INTENTS = ("conditions_treated", "am_i_a_candidate")
 MAX_CHOICES = 3
 # Below this, an intent is too unlikely to offer as "did you mean ...?".
 MIN_CHOICE_CONFIDENCE = 0.1
+
+
+def ranking_without_fallback(tracker: Tracker) -> List[Dict[str, Any]]:
+    return [r for r in tracker.latest_message.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
 
 
 def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
@@ -24,7 +29,7 @@ def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
 
     A condition the message names comes first: the patient said it, so its answer is likely.
     """
-    ranking = [r for r in tracker.latest_message.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
+    ranking = ranking_without_fallback(tracker)
     if not ranking or ranking[0]["name"] == OUT_OF_SCOPE:
         return []
     condition = message_condition(tracker)
@@ -75,7 +80,13 @@ class ActionClarify(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        choices = likely_answers(tracker, load_knowledge())
+        knowledge = load_knowledge()
+        ranking = ranking_without_fallback(tracker)
+        if ranking and ranking[0]["name"] in CONDITION_INTENTS and message_condition(tracker):
+            # The classifier leans to a condition question and the entity ruler found the
+            # condition: two signals agree, so answer rather than ask.
+            return utter_answers(dispatcher, choose_answers(ranking[0]["name"], tracker, knowledge))
+        choices = likely_answers(tracker, knowledge)
         if not choices:
             return decline(dispatcher)
         dispatcher.utter_message(text=reply("clarify"), buttons=buttons_for(choices))

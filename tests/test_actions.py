@@ -140,16 +140,29 @@ def test_unclear_message_offers_the_likeliest_questions() -> None:
     ]
 
 
+def test_unclear_condition_question_naming_a_condition_is_answered() -> None:
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.45},
+        {"name": "conditions_treated", "confidence": 0.4},
+        {"name": "out_of_scope", "confidence": 0.33},
+    ]
+    entities = [{"entity": "condition", "value": "compression_fracture"}]
+    messages, events = run(ActionClarify(), tracker("nlu_fallback", entities=entities, ranking=ranking))
+    assert "“Vertebral compression fractures [5]”" in texts(messages)
+    assert events == [SlotSet("last_answers", ["condition_compression_fracture"])]
+
+
 def test_unclear_message_naming_a_condition_offers_that_conditions_answer_first() -> None:
     ranking = [
         {"name": "nlu_fallback", "confidence": 0.45},
-        {"name": "am_i_a_candidate", "confidence": 0.3},
-        {"name": "conditions_treated", "confidence": 0.25},
+        {"name": "pain_relief", "confidence": 0.3},
+        {"name": "am_i_a_candidate", "confidence": 0.25},
     ]
     entities = [{"entity": "condition", "value": "spinal_tumor"}]
     messages, _ = run(ActionClarify(), tracker("nlu_fallback", entities=entities, ranking=ranking))
     assert button_titles(messages) == [
         KNOWLEDGE.answers["condition_spinal_tumor"].question,
+        KNOWLEDGE.answers["pain_relief"].question,
         KNOWLEDGE.answers["am_i_a_candidate"].question,
     ]
 
