@@ -11,6 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.clinic import load_clinic
 from actions.knowledge import Answer, Knowledge, load_knowledge
 from actions.rendering import (
+    STRUCTURED_CHANNELS,
+    answer_payload,
     buttons_for,
     evidence_of,
     format_reference,
@@ -51,18 +53,21 @@ def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[
     return [knowledge.answers[intent]]
 
 
-def utter_answers(dispatcher: CollectingDispatcher, answers: List[Answer]) -> List[EventType]:
-    knowledge = load_knowledge()
+def utter_answers(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answers: List[Answer]
+) -> List[EventType]:
+    knowledge, clinic = load_knowledge(), load_clinic()
     shown = {answer.id for answer in answers}
     related = [
         knowledge.answers[answer_id]
         for answer_id in dict.fromkeys(r for answer in answers for r in answer.related)
         if answer_id not in shown
     ]
-    dispatcher.utter_message(
-        text=render_answers(answers, knowledge, load_clinic()),
-        buttons=buttons_for(related[:RELATED_BUTTONS]),
-    )
+    buttons = buttons_for(related[:RELATED_BUTTONS])
+    if tracker.get_latest_input_channel() in STRUCTURED_CHANNELS:
+        dispatcher.utter_message(json_message=answer_payload(answers, knowledge, clinic, buttons))
+    else:
+        dispatcher.utter_message(text=render_answers(answers, knowledge, clinic), buttons=buttons)
     return [SlotSet("last_answers", [answer.id for answer in answers])]
 
 
@@ -78,7 +83,7 @@ class ActionAnswer(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         intent = tracker.get_intent_of_latest_message()
-        return utter_answers(dispatcher, choose_answers(intent, tracker, load_knowledge()))
+        return utter_answers(dispatcher, tracker, choose_answers(intent, tracker, load_knowledge()))
 
 
 class ActionTellMeMore(Action):
@@ -97,7 +102,7 @@ class ActionTellMeMore(Action):
         if following is None:
             utter_with_starter_questions(dispatcher, "offer_questions")
             return []
-        return utter_answers(dispatcher, [knowledge.answers[following]])
+        return utter_answers(dispatcher, tracker, [knowledge.answers[following]])
 
 
 class ActionShowSources(Action):

@@ -1,4 +1,5 @@
-"""The clinic's settings (clinic.yml), each overridable by an environment variable CLINIC_<FIELD>."""
+"""The clinic's settings (clinic.yml), each overridable by an environment variable CLINIC_<FIELD>
+(lists as space-separated values)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict
+from typing import Any, Dict, Tuple
 
 import yaml
 
@@ -22,6 +23,7 @@ class Clinic:
     crisis_line: str
     article_title: str
     article_url: str
+    website_origins: Tuple[str, ...]
 
     def template_values(self) -> Dict[str, str]:
         """The values for the placeholders in answers, replies and domain responses."""
@@ -34,12 +36,15 @@ class Clinic:
         }
 
 
+def _setting(settings: Dict[str, Any], name: str) -> Any:
+    default = settings[name]
+    value = os.environ.get(f"CLINIC_{name.upper()}")
+    if isinstance(default, list):
+        return tuple(value.split() if value is not None else default)
+    return value if value is not None else str(default)
+
+
 @lru_cache(maxsize=1)
 def load_clinic() -> Clinic:
     settings = yaml.safe_load(SETTINGS_PATH.read_text(encoding="utf-8"))
-    return Clinic(
-        **{
-            field.name: os.environ.get(f"CLINIC_{field.name.upper()}", str(settings[field.name]))
-            for field in fields(Clinic)
-        }
-    )
+    return Clinic(**{field.name: _setting(settings, field.name) for field in fields(Clinic)})

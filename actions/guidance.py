@@ -85,7 +85,7 @@ class ActionClarify(Action):
         if ranking and ranking[0]["name"] in CONDITION_INTENTS and message_condition(tracker):
             # The classifier leans to a condition question and the entity ruler found the
             # condition: two signals agree, so answer rather than ask.
-            return utter_answers(dispatcher, choose_answers(ranking[0]["name"], tracker, knowledge))
+            return utter_answers(dispatcher, tracker, choose_answers(ranking[0]["name"], tracker, knowledge))
         choices = likely_answers(tracker, knowledge)
         if not choices:
             return decline(dispatcher)

@@ -8,7 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.replies import red_flag_replies
+from actions.rendering import STRUCTURED_CHANNELS, emergency_payload
+from actions.replies import emergencies
 
 
 class ActionRedFlag(Action):
@@ -18,7 +19,10 @@ class ActionRedFlag(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        kinds = list(tracker.get_latest_entity_values("red_flag"))
-        for text in red_flag_replies(kinds):
-            dispatcher.utter_message(text=text)
+        structured = tracker.get_latest_input_channel() in STRUCTURED_CHANNELS
+        for emergency in emergencies(list(tracker.get_latest_entity_values("red_flag"))):
+            if structured:
+                dispatcher.utter_message(json_message=emergency_payload(emergency.text, emergency.numbers))
+            else:
+                dispatcher.utter_message(text=emergency.text)
         return []

@@ -5,18 +5,24 @@ that every channel (web, SMS, WhatsApp, Telegram, Messenger, Slack) shows the sa
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Sequence
+import re
+from typing import Any, Dict, List, Sequence
 
 from actions.clinic import Clinic
 from actions.knowledge import Answer, Knowledge, Reference, Sentence
 
 CONDITION_INTENT = "conditions_treated"
+# Channels whose clients render structure themselves (the website widget); others get text.
+STRUCTURED_CHANNELS = frozenset({"widget"})
+
+
+def reference_label(reference: Reference) -> str:
+    authors = f"{reference.authors}. " if reference.authors else ""
+    return f"{authors}{reference.title}. {reference.publisher}, {reference.year}."
 
 
 def format_reference(reference: Reference) -> str:
-    authors = f"{reference.authors}. " if reference.authors else ""
-    source = f"{reference.title}. {reference.publisher}, {reference.year}."
-    return f"[{reference.number}] {authors}{source} {reference.url}"
+    return f"[{reference.number}] {reference_label(reference)} {reference.url}"
 
 
 def render_evidence(sentences: Sequence[Sentence]) -> str:
@@ -52,3 +58,32 @@ def payload_for(answer: Answer) -> str:
 
 def buttons_for(answers: Sequence[Answer]) -> List[Dict[str, str]]:
     return [{"title": answer.question, "payload": payload_for(answer)} for answer in answers]
+
+
+def answer_payload(
+    answers: Sequence[Answer], knowledge: Knowledge, clinic: Clinic, buttons: List[Dict[str, str]]
+) -> Dict[str, Any]:
+    """The same answer as `render_answers`, as data for a client that lays it out itself."""
+    evidence = evidence_of(answers)
+    unreferenced = any(not sentence.refs for sentence in evidence)
+    return {
+        "kind": "answer",
+        "text": " ".join(answer.text.format(**clinic.template_values()) for answer in answers),
+        "quotes": [{"id": s.id, "text": s.text, "refs": list(s.refs)} for s in evidence],
+        "references": [
+            {"number": r.number, "label": reference_label(r), "url": r.url}
+            for r in knowledge.references_of(evidence)
+        ],
+        "article": {"title": clinic.article_title, "url": clinic.article_url, "publisher": clinic.name}
+        if unreferenced
+        else None,
+        "buttons": buttons,
+    }
+
+
+def emergency_payload(text: str, numbers: Sequence[str]) -> Dict[str, Any]:
+    return {
+        "kind": "emergency",
+        "text": text,
+        "call": [{"number": number, "tel": re.sub(r"[^0-9+]", "", number)} for number in numbers],
+    }

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
@@ -25,15 +26,25 @@ def reply(name: str) -> str:
     return _texts()[name].format(**load_clinic().template_values())
 
 
+@dataclass(frozen=True)
+class Emergency:
+    text: str
+    numbers: Tuple[str, ...]  # to call, most important first
+
+
 def red_flag_kinds() -> List[str]:
     return [kind for kind in _texts()["red_flags"] if kind != "unspecified"]
 
 
-def red_flag_replies(kinds: List[str]) -> List[str]:
-    """The emergency texts for these kinds, most urgent first (the order of replies.yml)."""
-    texts = _texts()["red_flags"]
-    chosen = [kind for kind in texts if kind in kinds] or ["unspecified"]
-    return [texts[kind].format(**load_clinic().template_values()) for kind in chosen]
+def emergencies(kinds: List[str]) -> List[Emergency]:
+    """The emergency replies for these kinds, most urgent first (the order of replies.yml)."""
+    flags = _texts()["red_flags"]
+    values = load_clinic().template_values()
+    chosen = [kind for kind in flags if kind in kinds] or ["unspecified"]
+    return [
+        Emergency(flags[kind]["text"].format(**values), tuple(values[name] for name in flags[kind]["call"]))
+        for kind in chosen
+    ]
 
 
 def utter_with_starter_questions(dispatcher: CollectingDispatcher, name: str) -> None:

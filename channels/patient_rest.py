@@ -50,7 +50,7 @@ class PatientRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("patient_rest_webhook", __name__)
+        webhook = Blueprint(f"{self.name()}_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

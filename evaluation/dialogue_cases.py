@@ -21,7 +21,7 @@ import yaml
 
 from actions.clinic import load_clinic
 from actions.knowledge import load_knowledge
-from actions.replies import red_flag_kinds, red_flag_replies, reply
+from actions.replies import emergencies, red_flag_kinds, reply
 
 Chat = Callable[[str, str], List[Dict[str, Any]]]
 
@@ -60,8 +60,8 @@ def judge(case: Case, messages: List[Dict[str, Any]]) -> Verdict:
     texts = [m.get("text") or "" for m in messages]
     first = texts[0] if texts else ""
     values = load_clinic().template_values()
-    emergencies = {text for kind in [*red_flag_kinds(), "none"] for text in red_flag_replies([kind])}
-    if first in emergencies:
+    emergency_texts = {e.text for kind in [*red_flag_kinds(), "none"] for e in emergencies([kind])}
+    if first in emergency_texts:
         return Verdict(case, "emergency", [])
     if first == reply("decline"):
         return Verdict(case, "decline", [])

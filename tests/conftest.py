@@ -1,4 +1,4 @@
-"""Starts the real action server and Rasa server on free loopback ports for the HTTP tests."""
+"""Starts the real action server, Rasa server and demo clinic site on free loopback ports."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def free_port() -> int:
 @dataclass
 class Assistant:
     base_url: str
+    site_url: str  # the demo clinic page with the widget, the one origin allowed by CORS
 
     @property
     def webhook(self) -> str:
@@ -63,34 +64,18 @@ def wait_until_up(url: str, processes: List[subprocess.Popen], logs: List[Path])
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     folder = tmp_path_factory.mktemp("servers")
-    action_port, rasa_port = free_port(), free_port()
+    action_port, rasa_port, site_port = free_port(), free_port(), free_port()
+    rasa_url, site_url = f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{site_port}"
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
     env = {**os.environ, "SANIC_REQUEST_MAX_SIZE": str(MAX_BODY_BYTES)}
+    python, rasa = str(VENV_BIN / "python"), str(VENV_BIN / "rasa")
+    listen = ["--interface", "127.0.0.1", "--port", str(rasa_port), "--cors", site_url]
+    files = ["--model", str(MODEL_PATH), "--credentials", "credentials.yml", "--endpoints", str(endpoints)]
     commands = {
-        "actions": [
-            str(VENV_BIN / "python"),
-            "-m",
-            "rasa_sdk",
-            "--actions",
-            "actions",
-            "--port",
-            str(action_port),
-        ],
-        "rasa": [
-            str(VENV_BIN / "rasa"),
-            "run",
-            "--interface",
-            "127.0.0.1",
-            "--port",
-            str(rasa_port),
-            "--model",
-            str(MODEL_PATH),
-            "--credentials",
-            "credentials.yml",
-            "--endpoints",
-            str(endpoints),
-        ],
+        "actions": [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        "rasa": [rasa, "run", *listen, *files],
+        "site": [python, "-m", "scripts.serve_demo", "--port", str(site_port), "--assistant", rasa_url],
     }
     processes, logs = [], []
     for name, command in commands.items():
@@ -104,8 +89,9 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
         logs.append(log)
     try:
         wait_until_up(f"http://127.0.0.1:{action_port}/health", processes, logs)
-        wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", processes, logs)
-        yield Assistant(f"http://127.0.0.1:{rasa_port}")
+        wait_until_up(f"{site_url}/", processes, logs)
+        wait_until_up(f"{rasa_url}/webhooks/rest/", processes, logs)
+        yield Assistant(rasa_url, site_url)
     finally:
         for process in processes:
             process.terminate()

@@ -26,6 +26,7 @@ def tracker(
     entities: Optional[List[Dict[str, Any]]] = None,
     slots: Optional[Dict[str, Any]] = None,
     ranking: Optional[List[Dict[str, Any]]] = None,
+    channel: str = "rest",
 ) -> Tracker:
     message = {
         "text": "...",
@@ -33,7 +34,8 @@ def tracker(
         "entities": entities or [],
         "intent_ranking": ranking or [{"name": intent, "confidence": 1.0}],
     }
-    return Tracker("patient", slots or {}, message, [], False, None, {}, "action_listen")
+    events = [{"event": "user", "text": "...", "input_channel": channel, "parse_data": message}]
+    return Tracker("patient", slots or {}, message, events, False, None, {}, "action_listen")
 
 
 def run(action: Action, state: Tracker):
@@ -251,3 +253,26 @@ def test_clinic_settings_can_come_from_the_environment(monkeypatch) -> None:
         assert load_clinic().phone == "(555) 123-4567"
     finally:
         load_clinic.cache_clear()
+
+
+def test_the_widget_gets_the_answer_as_structure() -> None:
+    (message,), _ = run(ActionAnswer(), tracker("pain_relief", channel="widget"))
+    payload = message["custom"]
+    answer = KNOWLEDGE.answers["pain_relief"]
+    assert "text" not in message or message["text"] is None
+    assert payload["kind"] == "answer"
+    assert payload["text"] == answer.text
+    assert [q["text"] for q in payload["quotes"]] == [s.text for s in answer.evidence]
+    assert [r["number"] for r in payload["references"]] == list(answer.reference_numbers)
+    assert payload["references"][0]["url"] == KNOWLEDGE.references[7].url
+    assert payload["article"]["url"] == CLINIC.article_url  # how-it-works-5 carries no reference
+    assert [b["payload"] for b in payload["buttons"]] == ["/recovery", "/less_medication"]
+
+
+def test_the_widget_gets_emergencies_with_numbers_to_call() -> None:
+    entities = [{"entity": "red_flag", "value": "self_harm"}]
+    (message,), _ = run(ActionRedFlag(), tracker("red_flag", entities=entities, channel="widget"))
+    payload = message["custom"]
+    assert payload["kind"] == "emergency"
+    assert "988" in payload["text"]
+    assert payload["call"] == [{"number": "988", "tel": "988"}, {"number": "911", "tel": "911"}]

@@ -13,7 +13,7 @@ import pytest
 from actions.clinic import load_clinic
 from actions.knowledge import load_knowledge
 from actions.rendering import render_answers
-from actions.replies import red_flag_replies, reply
+from actions.replies import emergencies, reply
 from evaluation.dialogue_cases import Case, evaluate, judge, load_cases, summary
 from tests.conftest import Assistant
 
@@ -57,7 +57,7 @@ def test_questions_the_article_does_not_answer_are_declined(verdicts: list) -> N
     [
         ([{"text": reply("decline")}], Case("cost?", "decline"), "right"),
         ([{"text": reply("clarify")}], Case("cost?", "decline"), "clarified"),
-        ([{"text": red_flag_replies(["legs"])[0]}], Case("numb legs", "emergency"), "right"),
+        ([{"text": emergencies(["legs"])[0].text}], Case("numb legs", "emergency"), "right"),
         ([{"text": reply("decline")}], Case("numb legs", "emergency"), "missed"),
         (
             [{"text": render_answers([RECOVERY], KNOWLEDGE, load_clinic())}],
