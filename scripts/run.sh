@@ -11,8 +11,9 @@ ACTION_SERVER_PORT=5055  # as in endpoints.yml
 RASA_PORT="${RASA_PORT:-5005}"
 DEMO_PORT="${DEMO_PORT:-8080}"
 read -r -a ORIGINS <<< "$(.venv/bin/python -c 'from actions.clinic import load_clinic; print(*load_clinic().website_origins)')"
-# A chat message is small; Sanic answers 413 to larger bodies before Rasa reads them.
-export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-65536}"
+# A chat message is small: the Rasa server answers 413 to larger bodies before reading them.
+# (Only the Rasa server: the action server receives whole conversations, which grow past that.)
+REQUEST_MAX_SIZE="${REQUEST_MAX_SIZE:-65536}"
 
 SANIC_HOST=127.0.0.1 .venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_SERVER_PORT" &
 ACTIONS_PID=$!
@@ -29,5 +30,5 @@ Or with curl:  curl -s -X POST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
                  -H 'Content-Type: application/json' -d '{"sender": "me", "message": "what is kyphoplasty?"}'
 
 MSG
-.venv/bin/rasa run --interface 127.0.0.1 --port "$RASA_PORT" --model models/kyphoplasty.tar.gz \
+SANIC_REQUEST_MAX_SIZE="$REQUEST_MAX_SIZE" .venv/bin/rasa run --interface 127.0.0.1 --port "$RASA_PORT" --model models/kyphoplasty.tar.gz \
   --credentials credentials.yml --endpoints endpoints.yml --cors "${ORIGINS[@]}"

@@ -68,7 +68,12 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     rasa_url, site_url = f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{site_port}"
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
-    env = {**os.environ, "SANIC_REQUEST_MAX_SIZE": str(MAX_BODY_BYTES)}
+    # The body limit is the Rasa server's alone: the action server receives whole conversations.
+    env_of = {
+        "actions": {**os.environ, "SANIC_HOST": "127.0.0.1"},
+        "rasa": {**os.environ, "SANIC_REQUEST_MAX_SIZE": str(MAX_BODY_BYTES)},
+        "site": dict(os.environ),
+    }
     python, rasa = str(VENV_BIN / "python"), str(VENV_BIN / "rasa")
     listen = ["--interface", "127.0.0.1", "--port", str(rasa_port), "--cors", site_url]
     files = ["--model", str(MODEL_PATH), "--credentials", "credentials.yml", "--endpoints", str(endpoints)]
@@ -80,10 +85,9 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     processes, logs = [], []
     for name, command in commands.items():
         log = folder / f"{name}.log"
-        server_env = {**env, "SANIC_HOST": "127.0.0.1"} if name == "actions" else env
         processes.append(
             subprocess.Popen(
-                command, cwd=PROJECT_ROOT, env=server_env, stdout=log.open("w"), stderr=subprocess.STDOUT
+                command, cwd=PROJECT_ROOT, env=env_of[name], stdout=log.open("w"), stderr=subprocess.STDOUT
             )
         )
         logs.append(log)

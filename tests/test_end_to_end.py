@@ -130,6 +130,13 @@ def test_a_long_message_is_refused_before_nlu_and_the_conversation_goes_on(assis
     assert_answered_with(assistant.chat(sender, "what is kyphoplasty"), "what_is_kyphoplasty")
 
 
+def test_a_long_conversation_keeps_working(assistant: Assistant) -> None:
+    # The tracker sent to the action server grows with every turn: no body limit may cut it off.
+    sender = new_sender()
+    for _ in range(30):
+        assert_answered_with(assistant.chat(sender, "how long is the recovery"), "recovery")
+
+
 def test_a_one_megabyte_message_is_refused_with_413(assistant: Assistant) -> None:
     response = assistant.post(json={"sender": new_sender(), "message": "a" * 1_000_000})
     assert response.status_code == 413
