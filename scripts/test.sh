@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets everything up (scripts/setup.sh), lints, and runs the whole test suite: knowledge
-# integrity, NLU components, actions, `rasa data validate`, held-out NLU and conversation tests,
-# and end-to-end chats with the real servers.
+# Sets everything up (scripts/setup.sh, plus Chromium and axe-core for the browser tests), lints,
+# and runs the whole test suite: knowledge integrity, NLU components, actions, `rasa data
+# validate`, held-out NLU and conversation tests, end-to-end chats with the real servers, and the
+# website widget in a real browser.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
