@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 from rasa_sdk import Action, Tracker
@@ -36,6 +36,11 @@ def tracker(
     }
     events = [{"event": "user", "text": "...", "input_channel": channel, "parse_data": message}]
     return Tracker("patient", slots or {}, message, events, False, None, {}, "action_listen")
+
+
+def unclear(*ranked: Tuple[str, float]) -> List[Dict[str, Any]]:
+    """An intent ranking under the fallback threshold, as the FallbackClassifier leaves it."""
+    return [{"name": "nlu_fallback", "confidence": 0.45}] + [{"name": n, "confidence": c} for n, c in ranked]
 
 
 def run(action: Action, state: Tracker):
@@ -127,13 +132,7 @@ def test_where_does_this_come_from_without_an_answer_lists_the_article_and_all_r
 
 
 def test_unclear_message_offers_the_likeliest_questions() -> None:
-    ranking = [
-        {"name": "nlu_fallback", "confidence": 0.55},
-        {"name": "sedation", "confidence": 0.41},
-        {"name": "pain_relief", "confidence": 0.2},
-        {"name": "greet", "confidence": 0.2},
-        {"name": "recovery", "confidence": 0.05},
-    ]
+    ranking = unclear(("sedation", 0.41), ("pain_relief", 0.2), ("greet", 0.2), ("recovery", 0.05))
     messages, _ = run(ActionClarify(), tracker("nlu_fallback", ranking=ranking))
     assert "Did you mean" in texts(messages)
     assert button_titles(messages) == [
@@ -143,11 +142,7 @@ def test_unclear_message_offers_the_likeliest_questions() -> None:
 
 
 def test_unclear_condition_question_naming_a_condition_is_answered() -> None:
-    ranking = [
-        {"name": "nlu_fallback", "confidence": 0.45},
-        {"name": "conditions_treated", "confidence": 0.4},
-        {"name": "out_of_scope", "confidence": 0.33},
-    ]
+    ranking = unclear(("conditions_treated", 0.4), ("out_of_scope", 0.33))
     entities = [{"entity": "condition", "value": "compression_fracture"}]
     messages, events = run(ActionClarify(), tracker("nlu_fallback", entities=entities, ranking=ranking))
     assert "“Vertebral compression fractures [5]”" in texts(messages)
@@ -155,11 +150,7 @@ def test_unclear_condition_question_naming_a_condition_is_answered() -> None:
 
 
 def test_unclear_message_naming_a_condition_offers_that_conditions_answer_first() -> None:
-    ranking = [
-        {"name": "nlu_fallback", "confidence": 0.45},
-        {"name": "pain_relief", "confidence": 0.3},
-        {"name": "am_i_a_candidate", "confidence": 0.25},
-    ]
+    ranking = unclear(("pain_relief", 0.3), ("am_i_a_candidate", 0.25))
     entities = [{"entity": "condition", "value": "spinal_tumor"}]
     messages, _ = run(ActionClarify(), tracker("nlu_fallback", entities=entities, ranking=ranking))
     assert button_titles(messages) == [
@@ -172,16 +163,8 @@ def test_unclear_message_naming_a_condition_offers_that_conditions_answer_first(
 @pytest.mark.parametrize(
     "ranking",
     [
-        [
-            {"name": "nlu_fallback", "confidence": 0.55},
-            {"name": "out_of_scope", "confidence": 0.3},
-            {"name": "recovery", "confidence": 0.2},
-        ],
-        [
-            {"name": "nlu_fallback", "confidence": 0.55},
-            {"name": "greet", "confidence": 0.5},
-            {"name": "recovery", "confidence": 0.05},
-        ],
+        unclear(("out_of_scope", 0.3), ("recovery", 0.2)),
+        unclear(("greet", 0.5), ("recovery", 0.05)),
     ],
 )
 def test_unclear_message_that_is_likelier_not_covered_is_declined(ranking) -> None:
