@@ -18,7 +18,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.clinic import load_clinic
+from channels import action_result_validation
 from channels.message_guard import guard
+
+action_result_validation.install()  # the Rasa server imports this module at start-up
 
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:@+-]{1,128}$")
 

@@ -15,7 +15,7 @@ from actions.knowledge import load_knowledge
 from actions.rendering import render_answers
 from actions.replies import emergencies, reply
 from evaluation.dialogue_cases import Case, evaluate, judge, load_cases, summary
-from tests.conftest import Assistant
+from evaluation.servers import Assistant
 
 CASES = Path(__file__).parent / "dialogues" / "dev_cases.yml"
 KNOWLEDGE = load_knowledge()

@@ -12,8 +12,8 @@ import pytest
 from actions.clinic import load_clinic
 from actions.knowledge import load_knowledge
 from channels.message_guard import MAX_MESSAGE_CHARS
+from evaluation.servers import MAX_BODY_BYTES, Assistant
 from nlu_components.paths import PROJECT_ROOT
-from tests.conftest import MAX_BODY_BYTES, Assistant
 
 KNOWLEDGE = load_knowledge()
 CLINIC = load_clinic()

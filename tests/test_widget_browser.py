@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from actions.clinic import load_clinic
 from actions.knowledge import load_knowledge
+from evaluation.servers import Assistant
 from nlu_components.paths import PROJECT_ROOT
-from tests.conftest import Assistant
 
 CHROMIUM_FLAGS = [
     "--headless",
