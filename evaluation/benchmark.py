@@ -1,0 +1,316 @@
+"""The benchmark: answer quality, latency, load, cost, side by side with the `rasa init` baseline.
+
+    bash scripts/benchmark.sh            # full run (~15 min on 2 cores)
+    bash scripts/benchmark.sh --quick    # the same steps, tiny: 2 epochs, 2 s of load (CI)
+
+Both variants are trained from scratch on the same data and served with the same domain,
+actions and channels, and measured the same way in one run; every figure of the assistant is
+also given as a ratio to the baseline's. Writes results/benchmark/report.json, report.md and
+PNG plots. Timings are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict
+
+import yaml
+from tqdm import tqdm
+
+from evaluation.dialogue_cases import evaluate, load_cases, summary
+from evaluation.load import percentile
+from evaluation.servers import running_assistant
+from nlu_components.paths import PROJECT_ROOT
+
+RASA = str(Path(sys.executable).with_name("rasa"))
+HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
+DIALOGUES = PROJECT_ROOT / "tests" / "dialogues" / "dev_cases.yml"
+VARIANTS = {
+    "assistant": PROJECT_ROOT / "config.yml",
+    "baseline": PROJECT_ROOT / "evaluation" / "baseline_config.yml",
+}
+LATENCY_QUESTIONS = ["what is kyphoplasty", "how long is the recovery", "is it safe", "how much does it cost"]
+UNCOVERED, RED_FLAG = "out_of_scope", "red_flag"
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    epochs: int  # 0: as configured
+    folds: int
+    latency_requests: int
+    dialogue_cases: int
+    load_seconds: float
+    concurrency: tuple = (1, 10, 50)
+
+    @classmethod
+    def of(cls, quick: bool) -> Settings:
+        if quick:
+            return cls(quick, epochs=2, folds=2, latency_requests=20, dialogue_cases=20, load_seconds=2)
+        return cls(quick, epochs=0, folds=3, latency_requests=300, dialogue_cases=200, load_seconds=20)
+
+
+def rasa(*arguments: str) -> None:
+    env = {**os.environ, "RASA_MAX_CACHE_SIZE": "0", "PYTHONPATH": str(PROJECT_ROOT)}
+    subprocess.run([RASA, *arguments], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+
+
+def variant_config(source: Path, settings: Settings, folder: Path) -> Path:
+    """The variant's config, with every `epochs` lowered in quick mode."""
+    config = yaml.safe_load(source.read_text())
+    if settings.epochs:
+        for part in config.get("pipeline", []) + config.get("policies", []):
+            if "epochs" in part:
+                part["epochs"] = settings.epochs
+    path = folder / "config.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def fallback_threshold(config: Path) -> float:
+    parts = yaml.safe_load(config.read_text())["pipeline"]
+    return next(p["threshold"] for p in parts if p["name"] == "FallbackClassifier")
+
+
+def train(config: Path, folder: Path) -> Dict[str, Any]:
+    started = time.monotonic()
+    rasa("train", "--config", str(config), "--out", str(folder), "--fixed-model-name", "model")
+    model = folder / "model.tar.gz"
+    return {
+        "training_s": round(time.monotonic() - started, 1),
+        "model_mb": round(model.stat().st_size / 1e6, 1),
+    }
+
+
+def heldout_quality(model: Path, threshold: float, folder: Path) -> Dict[str, Any]:
+    """Intent accuracy and macro-F1, and what the fallback threshold makes of each prediction."""
+    rasa("test", "nlu", "--nlu", str(HELDOUT), "--model", str(model), "--out", str(folder), "--successes")
+    report = json.loads((folder / "intent_report.json").read_text())
+    predictions = json.loads((folder / "intent_successes.json").read_text()) + json.loads(
+        (folder / "intent_errors.json").read_text()
+    )
+    rows = [
+        (p["intent"], p["intent_prediction"]["name"], p["intent_prediction"]["confidence"])
+        for p in predictions
+    ]
+
+    def declined(predicted: str, confidence: float) -> bool:
+        return predicted == UNCOVERED or confidence < threshold
+
+    uncovered = [r for r in rows if r[0] == UNCOVERED]
+    covered = [r for r in rows if r[0] not in (UNCOVERED, RED_FLAG)]
+    red_flags = [r for r in rows if r[0] == RED_FLAG]
+    return {
+        "intent_accuracy": round(report["accuracy"], 4),
+        "intent_macro_f1": round(report["macro avg"]["f1-score"], 4),
+        "uncovered_declined": round(sum(declined(p, c) for _, p, c in uncovered) / len(uncovered), 4),
+        "covered_wrongly_declined": round(
+            sum(p == UNCOVERED and c >= threshold for _, p, c in covered) / len(covered), 4
+        ),
+        "covered_below_threshold": round(sum(c < threshold for _, _, c in covered) / len(covered), 4),
+        "red_flag_recall": round(sum(p == RED_FLAG for _, p, _ in red_flags) / len(red_flags), 4),
+    }
+
+
+def cross_validation(config: Path, folds: int, folder: Path) -> Dict[str, Any]:
+    rasa("test", "nlu", "--nlu", "data/nlu", "--config", str(config), "--cross-validation",
+         "--folds", str(folds), "--out", str(folder))  # fmt: skip
+    report = json.loads((folder / "intent_report.json").read_text())
+    return {
+        "cv_intent_accuracy": round(report["accuracy"], 4),
+        "cv_intent_macro_f1": round(report["macro avg"]["f1-score"], 4),
+    }
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmRSS")
+
+
+def served(model: Path, settings: Settings, folder: Path) -> Dict[str, Any]:
+    """Everything measured against the running servers: start, latency, memory, dialogues, load."""
+    results: Dict[str, Any] = {}
+    with running_assistant(model, folder) as assistant:
+        assistant.chat(uuid.uuid4().hex, "what is kyphoplasty")
+        results["start_to_first_answer_s"] = round(time.monotonic() - assistant.started_at, 1)
+        for i in range(20):  # warm-up
+            assistant.chat(uuid.uuid4().hex, LATENCY_QUESTIONS[i % len(LATENCY_QUESTIONS)])
+        latencies = []
+        sender = uuid.uuid4().hex
+        for i in range(settings.latency_requests):
+            sender = sender if i % 4 else uuid.uuid4().hex  # short conversations, as patients have
+            started = time.perf_counter()
+            assistant.chat(sender, LATENCY_QUESTIONS[i % len(LATENCY_QUESTIONS)])
+            latencies.append((time.perf_counter() - started) * 1000)
+        ordered = sorted(latencies)
+        results["latency_ms"] = {
+            "p50": round(percentile(ordered, 0.5), 1),
+            "p95": round(percentile(ordered, 0.95), 1),
+            "p99": round(percentile(ordered, 0.99), 1),
+            "all": [round(value, 2) for value in latencies],
+        }
+        results["server_rss_mb"] = resident_mb(assistant.rasa_pid)
+        cases = load_cases(DIALOGUES)
+        sample = cases[:: max(1, len(cases) // settings.dialogue_cases)][: settings.dialogue_cases]
+        verdicts = evaluate(sample, assistant.chat)
+        results["dialogues"] = summary(verdicts)
+        results["load"] = [
+            json.loads(
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "evaluation.load",
+                        "--url",
+                        assistant.webhook,
+                        "--concurrency",
+                        str(level),
+                        "--seconds",
+                        str(settings.load_seconds),
+                    ],
+                    cwd=PROJECT_ROOT,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )  # fmt: skip
+            for level in settings.concurrency
+        ]
+    return results
+
+
+def measure_variant(name: str, settings: Settings, work: Path, step: Callable[[str], None]) -> Dict[str, Any]:
+    folder = work / name
+    folder.mkdir()
+    config = variant_config(VARIANTS[name], settings, folder)
+    step(f"{name}: training")
+    results = train(config, folder)
+    model = folder / "model.tar.gz"
+    step(f"{name}: held-out NLU")
+    results.update(heldout_quality(model, fallback_threshold(config), folder / "heldout"))
+    step(f"{name}: cross-validation")
+    results.update(cross_validation(config, settings.folds, folder / "cv"))
+    step(f"{name}: servers, latency, dialogues, load")
+    results.update(served(model, settings, folder))
+    return results
+
+
+def flat_figures(results: Dict[str, Any]) -> Dict[str, float]:
+    figures = {k: v for k, v in results.items() if isinstance(v, (int, float))}
+    figures.update({f"latency_{k}_ms": v for k, v in results["latency_ms"].items() if k != "all"})
+    for level in results["load"]:
+        c = level["concurrency"]
+        figures[f"load_{c}_throughput_per_s"] = level["throughput_per_s"]
+        figures[f"load_{c}_p95_ms"] = level["p95_ms"]
+        figures[f"load_{c}_errors"] = level["errors"]
+    for expect, counts in results["dialogues"].items():
+        total = sum(counts.values())
+        for outcome in ("right", "wrong"):
+            figures[f"dialogues_{expect}_{outcome}"] = round(counts.get(outcome, 0) / total, 4)
+    return figures
+
+
+def ratios(assistant: Dict[str, float], baseline: Dict[str, float]) -> Dict[str, Any]:
+    return {k: round(v / baseline[k], 3) if baseline.get(k) else None for k, v in assistant.items()}
+
+
+def markdown(report: Dict[str, Any]) -> str:
+    a, b, r = report["figures"]["assistant"], report["figures"]["baseline"], report["ratios"]
+    machine = report["machine"]
+    lines = [
+        f"Machine: {machine['cpus']} CPUs, {machine['system']}, Python {machine['python']}; {report['date']}"
+        + (" (quick run: numbers not meaningful)" if report["settings"]["quick"] else ""),
+        "",
+        "| figure | assistant | `rasa init` baseline | ratio |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {k} | {a[k]} | {b.get(k)} | {r.get(k)} |" for k in a]
+    return "\n".join(lines) + "\n"
+
+
+def plots(report: Dict[str, Any], variants: Dict[str, Dict[str, Any]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, results in variants.items():
+        ordered = sorted(results["latency_ms"]["all"])
+        left.plot(ordered, [i / len(ordered) for i in range(len(ordered))], label=name)
+        levels = [level["concurrency"] for level in results["load"]]
+        right.plot(
+            levels,
+            [level["throughput_per_s"] for level in results["load"]],
+            marker="o",
+            label=f"{name} msg/s",
+        )
+        right.plot(levels, [level["p95_ms"] / 10 for level in results["load"]], marker="x", linestyle="--",
+                   label=f"{name} p95 (x10 ms)")  # fmt: skip
+    left.set(title="Latency, one patient at a time", xlabel="ms", ylabel="share of replies")
+    right.set(title="Load", xlabel="concurrent conversations", xscale="log")
+    left.legend()
+    right.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out / "latency_and_load.png", dpi=120)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny run that exercises every step (CI)")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "benchmark")
+    arguments = parser.parse_args()
+    settings = Settings.of(arguments.quick)
+    arguments.out.mkdir(parents=True, exist_ok=True)
+    steps = tqdm(total=4 * len(VARIANTS), unit="step", desc="benchmark")
+
+    def step(description: str) -> None:
+        steps.set_description(description)
+        steps.update(1)
+
+    variants: Dict[str, Dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in VARIANTS:
+            variants[name] = measure_variant(name, settings, Path(scratch), step)
+            matrix = Path(scratch) / name / "heldout" / "intent_confusion_matrix.png"
+            if matrix.is_file():
+                shutil.copy(matrix, arguments.out / f"confusion_{name}.png")
+    steps.close()
+    figures = {name: flat_figures(results) for name, results in variants.items()}
+    report = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "system": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "settings": {**settings.__dict__, "concurrency": list(settings.concurrency)},
+        "figures": figures,
+        "ratios": ratios(figures["assistant"], figures["baseline"]),
+        "details": variants,
+    }
+    (arguments.out / "report.json").write_text(json.dumps(report, indent=2))
+    (arguments.out / "report.md").write_text(markdown(report))
+    plots(report, variants, arguments.out)
+    print(markdown(report))
+    print(f"Report: {arguments.out}/report.json, report.md, latency_and_load.png, confusion_*.png")
+
+
+if __name__ == "__main__":
+    main()
