@@ -87,25 +87,28 @@ def running_assistant(model: Path, folder: Path) -> Iterator[Assistant]:
         "site": dict(os.environ),
         "rasa": {**os.environ, "SANIC_REQUEST_MAX_SIZE": str(MAX_BODY_BYTES)},
     }
-    processes, logs = [], []
-    started_at = 0.0
+    processes, logs, outputs = [], [], []
+    launched: Dict[str, float] = {}
     try:
         for name, command in commands.items():
             log = folder / f"{name}.log"
-            started_at = time.monotonic()
-            output = log.open("w")
+            outputs.append(log.open("w"))
+            launched[name] = time.monotonic()
             processes.append(
                 subprocess.Popen(
-                    command, cwd=PROJECT_ROOT, env=env_of[name], stdout=output, stderr=subprocess.STDOUT
+                    command, cwd=PROJECT_ROOT, env=env_of[name], stdout=outputs[-1], stderr=subprocess.STDOUT
                 )
             )
             logs.append(log)
         wait_until_up(f"http://127.0.0.1:{action_port}/health", processes, logs)
         wait_until_up(f"{site_url}/", processes, logs)
         wait_until_up(f"{rasa_url}/webhooks/rest/", processes, logs)
-        yield Assistant(rasa_url, site_url, processes[-1].pid, started_at)
+        rasa_pid = processes[list(commands).index("rasa")].pid
+        yield Assistant(rasa_url, site_url, rasa_pid, launched["rasa"])
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
+        for output in outputs:
+            output.close()
