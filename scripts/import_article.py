@@ -1,7 +1,10 @@
 """Imports the clinic's article into `knowledge/article.yml`, one sentence per entry.
 
 Run it when the article changes; `tests/test_knowledge.py` fails while the copy and the source
-differ. Ids are `<section>-<n>` so that an answer's evidence says where it stands.
+differ. Ids are `<section>-<n>` so that an answer's evidence says where it stands. A list item
+(a line starting "- ") carries `lead_in`: the id of the sentence that introduces its list (the one
+before the list, ending with ":"), because an item quoted alone ("Osteoporosis [5]") loses its
+meaning.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import yaml
 
@@ -29,6 +32,8 @@ SECTIONS = {
 }
 TITLE_LINES = {"Kyphoplasty", "PAIN TREATMENT"}
 END_OF_ARTICLE = "Resources:"
+LIST_ITEM = "- "
+LEAD_IN_END = ":"
 REF_MARKER = re.compile(r"\[(\d+)\]")
 # A sentence ends at . ? ! (and the reference marker right after it) before a capital letter.
 SENTENCE_BREAK = re.compile(r"(?<=[.?!])((?:\s?\[\d+\])?)\s+(?=[A-Z])")
@@ -43,10 +48,15 @@ def split_sentences(paragraph: str) -> Iterator[str]:
 
 
 def parse_article(text: str) -> List[Dict[str, object]]:
-    """Splits the article body into sentences (list items count as sentences)."""
+    """Splits the article body into sentences: `{id, text, refs}`, plus `lead_in` for list items.
+
+    Raises ValueError for text before the first known heading, or for a list whose preceding
+    sentence does not end with ":" (its items would have no lead-in).
+    """
     sentences: List[Dict[str, object]] = []
     counters: Dict[str, int] = {}
     section = None
+    lead_in: Optional[str] = None  # the id of the current list's lead-in, while in a list
     for raw_line in text.splitlines():
         line = raw_line.strip()
         if line == END_OF_ARTICLE:
@@ -54,20 +64,30 @@ def parse_article(text: str) -> List[Dict[str, object]]:
         if not line or line in TITLE_LINES:
             continue
         if line in SECTIONS:
-            section = SECTIONS[line]
+            section, lead_in = SECTIONS[line], None
             continue
         if section is None:
             raise ValueError(f"Text before the first known heading: {line!r}")
-        for piece in split_sentences(line.removeprefix("- ")):
+        in_list = line.startswith(LIST_ITEM)
+        lead_in = (lead_in or _lead_in(sentences, line)) if in_list else None
+        for piece in split_sentences(line.removeprefix(LIST_ITEM)):
             counters[section] = counters.get(section, 0) + 1
-            sentences.append(
-                {
-                    "id": f"{section}-{counters[section]}",
-                    "text": piece,
-                    "refs": [int(n) for n in REF_MARKER.findall(piece)],
-                }
-            )
+            sentence: Dict[str, object] = {
+                "id": f"{section}-{counters[section]}",
+                "text": piece,
+                "refs": [int(n) for n in REF_MARKER.findall(piece)],
+            }
+            if lead_in:
+                sentence["lead_in"] = lead_in
+            sentences.append(sentence)
     return sentences
+
+
+def _lead_in(sentences: List[Dict[str, object]], item: str) -> str:
+    """The id of the sentence that introduces the list starting with `item`."""
+    if not sentences or not str(sentences[-1]["text"]).endswith(LEAD_IN_END):
+        raise ValueError(f"A list item without a lead-in sentence ending with {LEAD_IN_END!r}: {item!r}")
+    return str(sentences[-1]["id"])
 
 
 def main(source: Path = SOURCE_PATH) -> None:
