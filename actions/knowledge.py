@@ -1,8 +1,10 @@
-"""The assistant's knowledge: the article's sentences, its references and the answers.
+"""The assistant's knowledge: the article's sentences, its references, the answers, and the
+topics the article does not cover (knowledge/not_covered.yml).
 
-Loaded once from knowledge/*.yml and checked on load: an answer that names a sentence that does
-not exist, or a sentence that cites a reference that does not exist, stops the action server.
-An answer's references are derived from its evidence, never written down.
+Loaded once from knowledge/*.yml and checked on load: an answer or topic that names a sentence
+that does not exist, a list item whose lead-in does not exist, or a sentence that cites a
+reference that does not exist, stops the action server (ValueError). References are derived
+from the sentences quoted, never written down.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 ARTICLE_PATH = KNOWLEDGE_DIR / "article.yml"
 REFERENCES_PATH = KNOWLEDGE_DIR / "references.yml"
 ANSWERS_PATH = KNOWLEDGE_DIR / "answers.yml"
+NOT_COVERED_PATH = KNOWLEDGE_DIR / "not_covered.yml"
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Sentence:
     id: str
     text: str
     refs: Tuple[int, ...]
+    lead_in: Optional[str] = None  # for a list item: the id of the sentence introducing the list
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,16 @@ class Answer:
         return unique_refs(self.evidence)
 
 
+@dataclass(frozen=True)
+class Topic:
+    """A question the article does not answer: says so, and quotes what is nearby (maybe nothing)."""
+
+    id: str
+    question: str
+    text: str
+    nearby: Tuple[Sentence, ...]
+
+
 def unique_refs(sentences: Iterable[Sentence]) -> Tuple[int, ...]:
     return tuple(sorted({number for sentence in sentences for number in sentence.refs}))
 
@@ -61,6 +75,7 @@ class Knowledge:
     references: Dict[int, Reference]
     answers: Dict[str, Answer]
     starters: Tuple[Answer, ...]
+    topics: Dict[str, Topic]
 
     def answer_for_condition(self, condition: str) -> Optional[Answer]:
         return next((a for a in self.answers.values() if condition in a.conditions), None)
@@ -68,16 +83,39 @@ class Knowledge:
     def references_of(self, sentences: Iterable[Sentence]) -> List[Reference]:
         return [self.references[number] for number in unique_refs(sentences)]
 
+    def quoted(self, sentences: Iterable[Sentence]) -> List[Sentence]:
+        """The sentences to quote, in order and each once, a list item's lead-in right before
+        the first item of its list (unless quoted earlier)."""
+        quoted: Dict[Sentence, None] = {}
+        for sentence in sentences:
+            if sentence.lead_in:
+                quoted.setdefault(self.sentences[sentence.lead_in])
+            quoted.setdefault(sentence)
+        return list(quoted)
+
 
 def _read(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def _load_sentences() -> Dict[str, Sentence]:
-    return {
-        entry["id"]: Sentence(entry["id"], entry["text"], tuple(entry["refs"]))
+    sentences = {
+        entry["id"]: Sentence(entry["id"], entry["text"], tuple(entry["refs"]), entry.get("lead_in"))
         for entry in _read(ARTICLE_PATH)["sentences"]
     }
+    unknown = sorted({s.lead_in for s in sentences.values() if s.lead_in and s.lead_in not in sentences})
+    if unknown:
+        raise ValueError(f"List items have unknown lead-in sentences {unknown}")
+    return sentences
+
+
+def _named_sentences(owner: str, ids: Iterable[str], sentences: Dict[str, Sentence]) -> Tuple[Sentence, ...]:
+    """The sentences with these ids; ValueError naming `owner` if any does not exist."""
+    ids = list(ids)
+    missing = [i for i in ids if i not in sentences]
+    if missing:
+        raise ValueError(f"{owner} cites unknown sentences {missing}")
+    return tuple(sentences[i] for i in ids)
 
 
 def _load_references() -> Dict[int, Reference]:
@@ -90,14 +128,11 @@ def _load_references() -> Dict[int, Reference]:
 def _load_answers(sentences: Dict[str, Sentence]) -> Dict[str, Answer]:
     answers = {}
     for answer_id, fields in _read(ANSWERS_PATH)["answers"].items():
-        missing = [i for i in fields["evidence"] if i not in sentences]
-        if missing:
-            raise ValueError(f"Answer {answer_id!r} cites unknown sentences {missing}")
         answers[answer_id] = Answer(
             id=answer_id,
             question=fields["question"],
             text=" ".join(fields["answer"].split()),
-            evidence=tuple(sentences[i] for i in fields["evidence"]),
+            evidence=_named_sentences(f"Answer {answer_id!r}", fields["evidence"], sentences),
             related=tuple(fields.get("related", ())),
             conditions=tuple(fields.get("condition", ())),
         )
@@ -106,6 +141,18 @@ def _load_answers(sentences: Dict[str, Sentence]) -> Dict[str, Answer]:
         if unknown:
             raise ValueError(f"Answer {answer.id!r} relates to unknown answers {unknown}")
     return answers
+
+
+def _load_topics(sentences: Dict[str, Sentence]) -> Dict[str, Topic]:
+    return {
+        topic_id: Topic(
+            id=topic_id,
+            question=fields["question"],
+            text=" ".join(fields["answer"].split()),
+            nearby=_named_sentences(f"Topic {topic_id!r}", fields["nearby"], sentences),
+        )
+        for topic_id, fields in _read(NOT_COVERED_PATH)["topics"].items()
+    }
 
 
 @lru_cache(maxsize=1)
@@ -117,4 +164,4 @@ def load_knowledge() -> Knowledge:
         raise ValueError(f"The article cites references that are not listed: {sorted(dangling)}")
     answers = _load_answers(sentences)
     starters = tuple(answers[i] for i in _read(ANSWERS_PATH)["starter_questions"])
-    return Knowledge(sentences, references, answers, starters)
+    return Knowledge(sentences, references, answers, starters, _load_topics(sentences))
