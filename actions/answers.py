@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clinic import load_clinic
-from actions.knowledge import Answer, Knowledge, load_knowledge
-from actions.rendering import (
-    STRUCTURED_CHANNELS,
-    answer_payload,
-    buttons_for,
-    evidence_of,
-    format_reference,
-    render_answers,
-    render_evidence,
-    render_sources,
-)
-from actions.replies import utter_with_starter_questions
+from actions.knowledge import Answer, Knowledge, Sentence, load_knowledge
+from actions.replies import fill, menu_reply, utter
+from actions.reply import Reply, buttons_for, evidence, new_reply, reference_list
 
 CANDIDACY = "am_i_a_candidate"
 CONDITIONS = "conditions_treated"
@@ -53,21 +44,34 @@ def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[
     return [knowledge.answers[intent]]
 
 
+def evidence_of(answers: Sequence[Answer]) -> List[Sentence]:
+    """The answers' evidence in order, each sentence once."""
+    return list(dict.fromkeys(sentence for answer in answers for sentence in answer.evidence))
+
+
+def answer_reply(answers: Sequence[Answer], buttons: List[Dict[str, str]]) -> Reply:
+    """The `answer` reply: the answers' texts, their evidence quoted, their ids in `answer_ids`."""
+    return new_reply(
+        "answer",
+        " ".join(fill(answer.text) for answer in answers),
+        buttons=buttons,
+        answer_ids=[answer.id for answer in answers],
+        **evidence(evidence_of(answers), load_knowledge(), load_clinic()),
+    )
+
+
 def utter_answers(
     dispatcher: CollectingDispatcher, tracker: Tracker, answers: List[Answer]
 ) -> List[EventType]:
-    knowledge, clinic = load_knowledge(), load_clinic()
+    """Sends the answers, offering their related answers, and remembers them for follow-ups."""
+    knowledge = load_knowledge()
     shown = {answer.id for answer in answers}
     related = [
         knowledge.answers[answer_id]
         for answer_id in dict.fromkeys(r for answer in answers for r in answer.related)
         if answer_id not in shown
     ]
-    buttons = buttons_for(related[:RELATED_BUTTONS])
-    if tracker.get_latest_input_channel() in STRUCTURED_CHANNELS:
-        dispatcher.utter_message(json_message=answer_payload(answers, knowledge, clinic, buttons))
-    else:
-        dispatcher.utter_message(text=render_answers(answers, knowledge, clinic), buttons=buttons)
+    utter(dispatcher, tracker, answer_reply(answers, buttons_for(related[:RELATED_BUTTONS])))
     return [SlotSet("last_answers", [answer.id for answer in answers])]
 
 
@@ -100,7 +104,7 @@ class ActionTellMeMore(Action):
         shown = {answer.id for answer in previous}
         following = next((r for a in previous for r in a.related if r not in shown), None)
         if following is None:
-            utter_with_starter_questions(dispatcher, "offer_questions")
+            utter(dispatcher, tracker, menu_reply())
             return []
         return utter_answers(dispatcher, tracker, [knowledge.answers[following]])
 
@@ -117,18 +121,17 @@ class ActionShowSources(Action):
         knowledge, clinic = load_knowledge(), load_clinic()
         previous = last_answers(tracker, knowledge)
         if previous:
-            evidence = evidence_of(previous)
-            parts = [
+            reply = new_reply(
+                "sources",
                 "My last answer rests on these sentences of the clinic's article.",
-                render_evidence(evidence),
-                render_sources(evidence, knowledge, clinic),
-            ]
+                **evidence(evidence_of(previous), knowledge, clinic),
+            )
         else:
-            parts = [
+            reply = new_reply(
+                "sources",
                 f"Everything I say comes from the article “{clinic.article_title}” by {clinic.name}: "
                 f"{clinic.article_url}. I quote its sentences word for word.",
-                "The article cites these sources:\n"
-                + "\n".join(format_reference(r) for r in knowledge.references.values()),
-            ]
-        dispatcher.utter_message(text="\n\n".join(parts))
+                references=reference_list(knowledge.references.values()),
+            )
+        utter(dispatcher, tracker, reply)
         return []

@@ -9,9 +9,10 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import choose_answers, message_condition, utter_answers
+from actions.clinic import load_clinic
 from actions.knowledge import Answer, Knowledge, load_knowledge
-from actions.rendering import buttons_for
-from actions.replies import reply, utter_with_starter_questions
+from actions.replies import menu_reply, reply_text, utter, with_starter_questions
+from actions.reply import Reply, buttons_for, new_reply
 
 OUT_OF_SCOPE = "out_of_scope"
 CONDITION_INTENTS = ("conditions_treated", "am_i_a_candidate")
@@ -43,9 +44,16 @@ def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
     return list(dict.fromkeys(a for a in named + ranked if a is not None))[:MAX_CHOICES]
 
 
-def decline(dispatcher: CollectingDispatcher) -> List[EventType]:
-    utter_with_starter_questions(dispatcher, "decline")
-    return []
+def decline_reply() -> Reply:
+    """The `decline` reply: not in the article; the clinic's number; the starter questions."""
+    return with_starter_questions("decline", reply_text("decline"), call=[load_clinic().phone])
+
+
+def clarify_reply(choices: List[Answer]) -> Reply:
+    """The `clarify` reply: "did you mean ...?" with these answers as buttons."""
+    return new_reply(
+        "clarify", reply_text("clarify"), buttons=buttons_for(choices), answer_ids=[a.id for a in choices]
+    )
 
 
 class ActionOfferQuestions(Action):
@@ -55,7 +63,7 @@ class ActionOfferQuestions(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        utter_with_starter_questions(dispatcher, "offer_questions")
+        utter(dispatcher, tracker, menu_reply())
         return []
 
 
@@ -68,7 +76,8 @@ class ActionDecline(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        return decline(dispatcher)
+        utter(dispatcher, tracker, decline_reply())
+        return []
 
 
 class ActionClarify(Action):
@@ -87,7 +96,5 @@ class ActionClarify(Action):
             # condition: two signals agree, so answer rather than ask.
             return utter_answers(dispatcher, tracker, choose_answers(ranking[0]["name"], tracker, knowledge))
         choices = likely_answers(tracker, knowledge)
-        if not choices:
-            return decline(dispatcher)
-        dispatcher.utter_message(text=reply("clarify"), buttons=buttons_for(choices))
+        utter(dispatcher, tracker, clarify_reply(choices) if choices else decline_reply())
         return []

@@ -8,21 +8,18 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.rendering import STRUCTURED_CHANNELS, emergency_payload
-from actions.replies import emergencies
+from actions.replies import emergency_replies, utter
 
 
 class ActionRedFlag(Action):
+    """One `emergency` reply per red flag of the message, most urgent first."""
+
     def name(self) -> str:
         return "action_red_flag"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        structured = tracker.get_latest_input_channel() in STRUCTURED_CHANNELS
-        for emergency in emergencies(list(tracker.get_latest_entity_values("red_flag"))):
-            if structured:
-                dispatcher.utter_message(json_message=emergency_payload(emergency.text, emergency.numbers))
-            else:
-                dispatcher.utter_message(text=emergency.text)
+        for reply in emergency_replies(tracker.get_latest_entity_values("red_flag")):
+            utter(dispatcher, tracker, reply)
         return []

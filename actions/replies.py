@@ -1,20 +1,26 @@
-"""The texts in replies.yml, filled in with the clinic's settings."""
+"""The replies whose texts are in replies.yml, filled in with the clinic's settings, and sending
+any reply with the safety note its message calls for."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Iterable, List, Optional
 
 import yaml
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clinic import load_clinic
 from actions.knowledge import load_knowledge
-from actions.rendering import buttons_for
+from actions.reply import Reply, buttons_for, call_list, new_reply
 
 REPLIES_PATH = Path(__file__).resolve().with_name("replies.yml")
+UNSPECIFIED = "unspecified"  # the emergency reply when the red-flag intent comes without a kind
+ENGLISH = "en"
+MENTION_ENTITY = "red_flag_mention"
+# Replies that get a safety note when the message mentions a red flag without describing one now.
+NOTED_KINDS = frozenset({"answer", "not_covered", "decline", "clarify", "after_care", "other_language"})
 
 
 @lru_cache(maxsize=1)
@@ -22,31 +28,92 @@ def _texts() -> Dict[str, Any]:
     return yaml.safe_load(REPLIES_PATH.read_text(encoding="utf-8"))
 
 
-def reply(name: str) -> str:
-    return _texts()[name].format(**load_clinic().template_values())
+def fill(text: str) -> str:
+    """The text with its clinic placeholders filled in; KeyError for an unknown placeholder."""
+    return " ".join(text.split()).format(**load_clinic().template_values())
 
 
-@dataclass(frozen=True)
-class Emergency:
-    text: str
-    numbers: Tuple[str, ...]  # to call, most important first
+def reply_text(name: str) -> str:
+    """The top-level text `name` of replies.yml, filled in."""
+    return fill(_texts()[name])
 
 
 def red_flag_kinds() -> List[str]:
-    return [kind for kind in _texts()["red_flags"] if kind != "unspecified"]
+    """The kinds of red flag, most urgent first."""
+    return [kind for kind in _texts()["red_flags"] if kind != UNSPECIFIED]
 
 
-def emergencies(kinds: List[str]) -> List[Emergency]:
-    """The emergency replies for these kinds, most urgent first (the order of replies.yml)."""
-    flags = _texts()["red_flags"]
+def _numbers(names: Iterable[str]) -> List[str]:
     values = load_clinic().template_values()
-    chosen = [kind for kind in flags if kind in kinds] or ["unspecified"]
-    return [
-        Emergency(flags[kind]["text"].format(**values), tuple(values[name] for name in flags[kind]["call"]))
-        for kind in chosen
-    ]
+    return [values[name] for name in names]
 
 
-def utter_with_starter_questions(dispatcher: CollectingDispatcher, name: str) -> None:
-    """Sends a reply with the starter questions as buttons."""
-    dispatcher.utter_message(text=reply(name), buttons=buttons_for(load_knowledge().starters))
+def _flags(kinds: Iterable[str]) -> List[Dict[str, Any]]:
+    """The replies.yml entries of these kinds, most urgent first; unknown kinds are left out."""
+    wanted = set(kinds) - {UNSPECIFIED}
+    return [fields for kind, fields in _texts()["red_flags"].items() if kind in wanted]
+
+
+def emergency_replies(kinds: Iterable[str]) -> List[Reply]:
+    """One `emergency` reply per kind, most urgent first; the `unspecified` one if none is known."""
+    flags = _flags(kinds) or [_texts()["red_flags"][UNSPECIFIED]]
+    return [new_reply("emergency", fill(flag["text"]), call=_numbers(flag["call"])) for flag in flags]
+
+
+def safety_note(kinds: Iterable[str]) -> Optional[Dict[str, Any]]:
+    """`{text, call}` with the `if_now` line of each red flag mentioned, or None if none is known."""
+    flags = _flags(kinds)
+    if not flags:
+        return None
+    return {
+        "text": "\n".join(fill(flag["if_now"]) for flag in flags),
+        "call": call_list([number for flag in flags for number in _numbers(flag["call"])]),
+    }
+
+
+def watch_for() -> List[str]:
+    """The signs of every red flag, most urgent first, for after-care replies."""
+    return [fill(flag["watch_for"]) for flag in _flags(red_flag_kinds())]
+
+
+def after_care_reply() -> Reply:
+    """The `after_care` reply: call the clinic today; the signs that need the emergency number."""
+    clinic = load_clinic()
+    return new_reply(
+        "after_care",
+        f"{reply_text('after_care')}\n{reply_text('after_care_watch_for')}",
+        call=[clinic.phone, clinic.emergency_number],
+        watch_for=watch_for(),
+    )
+
+
+def other_language_reply(language: Optional[str]) -> Reply:
+    """The fixed reply in `language` (an ISO 639-1 code, "es-MX" reads as "es"); English when
+    there is no text in that language."""
+    texts = _texts()["other_language"]
+    code = (language or ENGLISH).lower().replace("_", "-").split("-")[0]
+    code = code if code in texts else ENGLISH
+    clinic = load_clinic()
+    return new_reply(
+        "other_language",
+        fill(texts[code]),
+        call=[clinic.phone, clinic.emergency_number, clinic.crisis_line],
+        language=code,
+    )
+
+
+def with_starter_questions(kind: str, text: str, **fields: Any) -> Reply:
+    """A reply of this kind that offers the starter questions as buttons."""
+    return new_reply(kind, text, buttons=buttons_for(load_knowledge().starters), **fields)
+
+
+def menu_reply() -> Reply:
+    """The `menu` reply: the starter questions, offered."""
+    return with_starter_questions("menu", reply_text("offer_questions"))
+
+
+def utter(dispatcher: CollectingDispatcher, tracker: Tracker, reply: Reply) -> None:
+    """Sends the reply, with a safety note for the red flags the latest message only mentions."""
+    if reply["kind"] in NOTED_KINDS:
+        reply = {**reply, "safety_note": safety_note(tracker.get_latest_entity_values(MENTION_ENTITY))}
+    dispatcher.utter_message(json_message=reply)

@@ -1,1 +1,2 @@
-"""Input channels the clinic connects: the REST channel used by the website and tests."""
+"""Input channels the clinic connects (REST for text clients, the website widget) and how each
+renders the actions' structured replies."""

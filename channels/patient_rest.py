@@ -2,7 +2,9 @@
 
 Compared with Rasa's RestInput: malformed requests get a 400 with a reason instead of a stack
 trace; the sender id must look like one (letters, digits, `-_.:@`, at most 128); the message is
-cleaned and bounded before NLU (channels/message_guard.py). Replies are the same JSON list.
+cleaned and bounded before NLU (channels/message_guard.py). Replies are the same JSON list of
+`{recipient_id, text, buttons?}`: the actions' structured replies rendered as plain text
+(channels/text_output.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sanic.response import HTTPResponse
 from actions.clinic import load_clinic
 from channels import action_result_validation
 from channels.message_guard import guard
+from channels.text_output import TextOutput
 
 action_result_validation.install()  # the Rasa server imports this module at start-up
 
@@ -52,6 +55,10 @@ class PatientRestInput(RestInput):
     def name(cls) -> str:
         return "rest"
 
+    def output_channel(self) -> CollectingOutputChannel:
+        """Collects the replies to one request, rendered for this channel."""
+        return TextOutput()
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"{self.name()}_webhook", __name__)
 
@@ -69,7 +76,7 @@ class PatientRestInput(RestInput):
             checked = guard(fields["message"], load_clinic().emergency_number)
             if checked.reply is not None:
                 return response.json([{"recipient_id": sender, "text": checked.reply}])
-            collector = CollectingOutputChannel()
+            collector = self.output_channel()
             await on_new_message(
                 UserMessage(
                     checked.text,

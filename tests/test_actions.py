@@ -1,4 +1,5 @@
-"""The custom actions, run as the action server runs them, on hand-built trackers."""
+"""The custom actions, run as the action server runs them, on hand-built trackers: each sends one
+structured reply per message (actions/reply.py), which the channels render (channels/)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
+import yaml
+from rasa.core.channels.channel import OutputChannel
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -15,10 +18,19 @@ from actions.clinic import load_clinic
 from actions.guidance import ActionClarify, ActionDecline, ActionOfferQuestions
 from actions.knowledge import load_knowledge
 from actions.red_flag import ActionRedFlag
+from actions.referrals import ActionAfterCare, ActionNotCovered, ActionOtherLanguage
+from actions.replies import REPLIES_PATH, red_flag_kinds, reply_text
+from actions.reply import Reply
 from actions.session import ActionSessionStart
+from channels.patient_rest import PatientRestInput
+from channels.text_output import render_text
+from channels.widget import WidgetInput
 
 KNOWLEDGE = load_knowledge()
 CLINIC = load_clinic()
+TEXTS = yaml.safe_load(REPLIES_PATH.read_text(encoding="utf-8"))
+STARTERS = [a.question for a in KNOWLEDGE.starters]
+COMMON_FIELDS = {"kind", "text", "quotes", "references", "article", "buttons", "call", "safety_note"}
 
 
 def tracker(
@@ -26,7 +38,6 @@ def tracker(
     entities: Optional[List[Dict[str, Any]]] = None,
     slots: Optional[Dict[str, Any]] = None,
     ranking: Optional[List[Dict[str, Any]]] = None,
-    channel: str = "rest",
 ) -> Tracker:
     message = {
         "text": "...",
@@ -34,8 +45,12 @@ def tracker(
         "entities": entities or [],
         "intent_ranking": ranking or [{"name": intent, "confidence": 1.0}],
     }
-    events = [{"event": "user", "text": "...", "input_channel": channel, "parse_data": message}]
+    events = [{"event": "user", "text": "...", "input_channel": "rest", "parse_data": message}]
     return Tracker("patient", slots or {}, message, events, False, None, {}, "action_listen")
+
+
+def entities(name: str, *values: str) -> List[Dict[str, Any]]:
+    return [{"entity": name, "value": value} for value in values]
 
 
 def unclear(*ranked: Tuple[str, float]) -> List[Dict[str, Any]]:
@@ -43,99 +58,149 @@ def unclear(*ranked: Tuple[str, float]) -> List[Dict[str, Any]]:
     return [{"name": "nlu_fallback", "confidence": 0.45}] + [{"name": n, "confidence": c} for n, c in ranked]
 
 
-def run(action: Action, state: Tracker):
+def run(action: Action, state: Tracker) -> Tuple[List[Reply], list]:
+    """The structured replies the action sends (nothing else) and its events."""
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, state, {}))
-    return dispatcher.messages, events
+    for message in dispatcher.messages:
+        assert message["text"] is None and not message["buttons"], "actions send structure only"
+    return [message["custom"] for message in dispatcher.messages], events
 
 
-def texts(messages: List[Dict[str, Any]]) -> str:
-    return "\n".join(m.get("text") or "" for m in messages)
+def reply_of(action: Action, state: Tracker) -> Reply:
+    (reply,), _ = run(action, state)
+    return reply
 
 
-def button_titles(messages: List[Dict[str, Any]]) -> List[str]:
-    return [b["title"] for m in messages for b in m.get("buttons", [])]
+def titles(reply: Reply) -> List[str]:
+    return [button["title"] for button in reply["buttons"]]
+
+
+def numbers(reply_or_note: Dict[str, Any]) -> List[str]:
+    return [call["number"] for call in reply_or_note["call"]]
+
+
+def quote_ids(reply: Reply) -> List[str]:
+    return [quote["id"] for quote in reply["quotes"]]
+
+
+# One reply of each kind: the fixtures of the schema and rendering tests below.
+FIXTURES: Dict[str, Reply] = {
+    "answer": reply_of(ActionAnswer(), tracker("what_is_kyphoplasty")),
+    "not_covered": reply_of(ActionNotCovered(), tracker("activity_after")),
+    "decline": reply_of(ActionDecline(), tracker("out_of_scope")),
+    "clarify": reply_of(ActionClarify(), tracker("nlu_fallback", ranking=unclear(("sedation", 0.4)))),
+    "menu": reply_of(ActionOfferQuestions(), tracker("greet")),
+    "sources": reply_of(ActionShowSources(), tracker("ask_sources", slots={"last_answers": ["recovery"]})),
+    "emergency": reply_of(ActionRedFlag(), tracker("red_flag", entities("red_flag", "legs"))),
+    "after_care": reply_of(ActionAfterCare(), tracker("after_care")),
+    "other_language": reply_of(ActionOtherLanguage(), tracker("other_language", entities("language", "es"))),
+}
+
+
+# ---------- answers ----------
 
 
 @pytest.mark.parametrize("intent", [a.id for a in KNOWLEDGE.answers.values() if not a.conditions])
 def test_each_question_gets_its_answer_with_quotes_and_references(intent: str) -> None:
     answer = KNOWLEDGE.answers[intent]
-    messages, events = run(ActionAnswer(), tracker(intent))
-    (message,) = messages
-    assert message["text"].startswith(answer.text.format(**CLINIC.template_values()))
-    for sentence in answer.evidence:
-        assert f"“{sentence.text}”" in message["text"]
-    for number in answer.reference_numbers:
-        assert KNOWLEDGE.references[number].url in message["text"]
-    assert 1 <= len(message["buttons"]) <= 2
+    (reply,), events = run(ActionAnswer(), tracker(intent))
+    assert reply["kind"] == "answer"
+    assert reply["answer_ids"] == [intent]
+    assert reply["text"] == answer.text.format(**CLINIC.template_values())
+    assert quote_ids(reply) == [s.id for s in KNOWLEDGE.quoted(answer.evidence)]
+    assert [r["number"] for r in reply["references"]] == list(answer.reference_numbers)
+    assert 1 <= len(reply["buttons"]) <= 2
     assert events == [SlotSet("last_answers", [intent])]
 
 
-def test_a_named_condition_gets_the_answer_about_it() -> None:
-    state = tracker("conditions_treated", entities=[{"entity": "condition", "value": "multiple_myeloma"}])
-    messages, events = run(ActionAnswer(), state)
-    assert "Cancer, including multiple myeloma [6]" in texts(messages)
+def test_the_answer_as_structure() -> None:
+    reply = reply_of(ActionAnswer(), tracker("pain_relief"))
+    answer = KNOWLEDGE.answers["pain_relief"]
+    assert [q["text"] for q in reply["quotes"]] == [s.text for s in KNOWLEDGE.quoted(answer.evidence)]
+    assert reply["quotes"][0] == {
+        "id": "benefits-3",
+        "text": "Other benefits of this procedure include:",
+        "refs": [],
+    }
+    assert reply["references"] == [
+        {"number": 7, "label": reply["references"][0]["label"], "url": KNOWLEDGE.references[7].url}
+    ]
+    assert ".." not in reply["references"][0]["label"]  # "et al." ends the authors
+    assert reply["article"] == {
+        "title": CLINIC.article_title,
+        "url": CLINIC.article_url,
+        "publisher": CLINIC.name,
+    }
+    assert [b["payload"] for b in reply["buttons"]] == ["/recovery", "/less_medication"]
+    assert reply["call"] == [] and reply["safety_note"] is None
+
+
+def test_a_named_condition_gets_the_answer_about_it_with_the_lists_lead_in() -> None:
+    state = tracker("conditions_treated", entities=entities("condition", "multiple_myeloma"))
+    (reply,), events = run(ActionAnswer(), state)
+    assert quote_ids(reply)[:2] == ["conditions-2", "conditions-6"]
+    assert reply["quotes"][1]["text"] == "Cancer, including multiple myeloma [6]"
     assert events == [SlotSet("last_answers", ["condition_cancer"])]
 
 
 def test_a_specific_condition_wins_over_the_fracture_it_caused() -> None:
-    entities = [
-        {"entity": "condition", "value": "compression_fracture"},
-        {"entity": "condition", "value": "trauma"},
-    ]
-    _, events = run(ActionAnswer(), tracker("conditions_treated", entities=entities))
+    _, events = run(
+        ActionAnswer(), tracker("conditions_treated", entities("condition", "compression_fracture", "trauma"))
+    )
     assert events == [SlotSet("last_answers", ["condition_trauma"])]
 
 
 def test_a_condition_not_in_the_article_gets_the_list_of_conditions() -> None:
-    messages, _ = run(ActionAnswer(), tracker("conditions_treated"))
-    assert "If your problem is not on this list, the article does not cover it." in texts(messages)
+    reply = reply_of(ActionAnswer(), tracker("conditions_treated"))
+    assert "If your problem is not on this list, the article does not cover it." in reply["text"]
 
 
 def test_can_it_help_me_uses_the_condition_named_earlier() -> None:
-    state = tracker("am_i_a_candidate", slots={"condition": "osteoporosis"})
-    messages, events = run(ActionAnswer(), state)
-    text = texts(messages)
-    assert "Osteoporosis is on the article's list" in text
-    assert "Your doctor decides." in text
+    (reply,), events = run(ActionAnswer(), tracker("am_i_a_candidate", slots={"condition": "osteoporosis"}))
+    assert "Osteoporosis is on the article's list" in reply["text"]
+    assert "Your doctor decides." in reply["text"]
+    assert reply["answer_ids"] == ["condition_osteoporosis", "am_i_a_candidate"]
     assert events == [SlotSet("last_answers", ["condition_osteoporosis", "am_i_a_candidate"])]
 
 
 def test_tell_me_more_continues_with_a_related_answer() -> None:
-    messages, events = run(
+    (reply,), events = run(
         ActionTellMeMore(), tracker("tell_me_more", slots={"last_answers": ["what_is_kyphoplasty"]})
     )
     assert events == [SlotSet("last_answers", ["how_it_is_done"])]
-    assert "Step 1" in texts(messages)
+    assert reply["kind"] == "answer" and reply["text"].startswith("Step 1")
 
 
 def test_tell_me_more_without_an_answer_offers_questions() -> None:
-    messages, events = run(ActionTellMeMore(), tracker("tell_me_more"))
+    (reply,), events = run(ActionTellMeMore(), tracker("tell_me_more"))
     assert events == []
-    assert button_titles(messages) == [a.question for a in KNOWLEDGE.starters]
+    assert reply["kind"] == "menu" and titles(reply) == STARTERS
 
 
 def test_where_is_that_from_shows_the_last_answers_sentences_and_references() -> None:
-    state = tracker("ask_sources", slots={"last_answers": ["pain_relief"]})
-    messages, _ = run(ActionShowSources(), state)
-    text = texts(messages)
-    for sentence in KNOWLEDGE.answers["pain_relief"].evidence:
-        assert sentence.text in text
-    assert KNOWLEDGE.references[7].url in text
+    reply = FIXTURES["sources"]
+    assert reply["kind"] == "sources"
+    assert quote_ids(reply) == [s.id for s in KNOWLEDGE.quoted(KNOWLEDGE.answers["recovery"].evidence)]
+    assert [r["number"] for r in reply["references"]] == list(KNOWLEDGE.answers["recovery"].reference_numbers)
 
 
 def test_where_does_this_come_from_without_an_answer_lists_the_article_and_all_references() -> None:
-    messages, _ = run(ActionShowSources(), tracker("ask_sources"))
-    text = texts(messages)
-    assert CLINIC.article_url in text
-    assert all(reference.url in text for reference in KNOWLEDGE.references.values())
+    reply = reply_of(ActionShowSources(), tracker("ask_sources"))
+    assert CLINIC.article_url in reply["text"]
+    assert reply["quotes"] == []
+    assert [r["url"] for r in reply["references"]] == [r.url for r in KNOWLEDGE.references.values()]
+
+
+# ---------- clarify, decline, menu ----------
 
 
 def test_unclear_message_offers_the_likeliest_questions() -> None:
     ranking = unclear(("sedation", 0.41), ("pain_relief", 0.2), ("greet", 0.2), ("recovery", 0.05))
-    messages, _ = run(ActionClarify(), tracker("nlu_fallback", ranking=ranking))
-    assert "Did you mean" in texts(messages)
-    assert button_titles(messages) == [
+    reply = reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))
+    assert reply["kind"] == "clarify" and reply["text"] == reply_text("clarify")
+    assert reply["answer_ids"] == ["sedation", "pain_relief"]
+    assert titles(reply) == [
         KNOWLEDGE.answers["sedation"].question,
         KNOWLEDGE.answers["pain_relief"].question,
     ]
@@ -143,78 +208,316 @@ def test_unclear_message_offers_the_likeliest_questions() -> None:
 
 def test_unclear_condition_question_naming_a_condition_is_answered() -> None:
     ranking = unclear(("conditions_treated", 0.4), ("out_of_scope", 0.33))
-    entities = [{"entity": "condition", "value": "compression_fracture"}]
-    messages, events = run(ActionClarify(), tracker("nlu_fallback", entities=entities, ranking=ranking))
-    assert "“Vertebral compression fractures [5]”" in texts(messages)
+    state = tracker("nlu_fallback", entities=entities("condition", "compression_fracture"), ranking=ranking)
+    (reply,), events = run(ActionClarify(), state)
+    assert reply["kind"] == "answer"
+    assert "Vertebral compression fractures [5]" in [q["text"] for q in reply["quotes"]]
     assert events == [SlotSet("last_answers", ["condition_compression_fracture"])]
 
 
 def test_unclear_message_naming_a_condition_offers_that_conditions_answer_first() -> None:
     ranking = unclear(("pain_relief", 0.3), ("am_i_a_candidate", 0.25))
-    entities = [{"entity": "condition", "value": "spinal_tumor"}]
-    messages, _ = run(ActionClarify(), tracker("nlu_fallback", entities=entities, ranking=ranking))
-    assert button_titles(messages) == [
-        KNOWLEDGE.answers["condition_spinal_tumor"].question,
-        KNOWLEDGE.answers["pain_relief"].question,
-        KNOWLEDGE.answers["am_i_a_candidate"].question,
+    state = tracker("nlu_fallback", entities=entities("condition", "spinal_tumor"), ranking=ranking)
+    assert reply_of(ActionClarify(), state)["answer_ids"] == [
+        "condition_spinal_tumor",
+        "pain_relief",
+        "am_i_a_candidate",
     ]
 
 
 @pytest.mark.parametrize(
     "ranking",
-    [
-        unclear(("out_of_scope", 0.3), ("recovery", 0.2)),
-        unclear(("greet", 0.5), ("recovery", 0.05)),
-    ],
+    [unclear(("out_of_scope", 0.3), ("recovery", 0.2)), unclear(("greet", 0.5), ("recovery", 0.05))],
 )
 def test_unclear_message_that_is_likelier_not_covered_is_declined(ranking) -> None:
-    messages, _ = run(ActionClarify(), tracker("nlu_fallback", ranking=ranking))
-    assert "does not cover that" in texts(messages)
-    assert CLINIC.phone in texts(messages)
+    assert reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))["kind"] == "decline"
 
 
 def test_declining_says_so_points_to_the_clinic_and_offers_questions() -> None:
-    messages, _ = run(ActionDecline(), tracker("out_of_scope"))
-    assert "article does not cover that" in texts(messages)
-    assert CLINIC.phone in texts(messages)
-    assert button_titles(messages) == [a.question for a in KNOWLEDGE.starters]
+    reply = FIXTURES["decline"]
+    assert reply["kind"] == "decline" and "article does not cover that" in reply["text"]
+    assert numbers(reply) == [CLINIC.phone]
+    assert titles(reply) == STARTERS
 
 
 def test_offer_questions_shows_the_starters() -> None:
-    messages, _ = run(ActionOfferQuestions(), tracker("greet"))
-    assert button_titles(messages) == [a.question for a in KNOWLEDGE.starters]
+    assert FIXTURES["menu"]["kind"] == "menu" and titles(FIXTURES["menu"]) == STARTERS
+
+
+# ---------- topics the article does not cover ----------
+
+
+@pytest.mark.parametrize("topic", KNOWLEDGE.topics.values(), ids=lambda t: t.id)
+def test_each_topic_the_article_does_not_cover_says_so_quotes_what_is_nearby_and_routes_to_the_clinic(
+    topic,
+) -> None:
+    reply = reply_of(ActionNotCovered(), tracker(topic.id))
+    assert reply["kind"] == "not_covered" and reply["topic"] == topic.id
+    assert reply["text"] == f"{topic.text} Please ask the team at {CLINIC.name}: call {CLINIC.phone}."
+    assert quote_ids(reply) == [s.id for s in KNOWLEDGE.quoted(topic.nearby)]
+    assert [r["number"] for r in reply["references"]] == sorted({n for s in topic.nearby for n in s.refs})
+    assert numbers(reply) == [CLINIC.phone]
+    assert titles(reply) == STARTERS
+
+
+def test_a_topic_with_nothing_nearby_quotes_nothing() -> None:
+    reply = reply_of(ActionNotCovered(), tracker("cost_and_insurance"))
+    assert reply["quotes"] == [] and reply["references"] == [] and reply["article"] is None
+
+
+def test_not_covered_for_an_intent_that_is_no_topic_declines() -> None:
+    assert reply_of(ActionNotCovered(), tracker("greet"))["kind"] == "decline"
+
+
+# ---------- after the procedure, other languages ----------
+
+
+def test_after_care_sends_to_the_clinic_with_the_signs_that_need_the_emergency_number() -> None:
+    reply = FIXTURES["after_care"]
+    assert reply["kind"] == "after_care"
+    assert "does not cover after-care" in reply["text"] and CLINIC.phone in reply["text"]
+    assert reply["text"].endswith(f"Call {CLINIC.emergency_number} now if you notice:")
+    assert reply["watch_for"] == [TEXTS["red_flags"][kind]["watch_for"] for kind in red_flag_kinds()]
+    assert numbers(reply) == [CLINIC.phone, CLINIC.emergency_number]
+    assert reply["quotes"] == [] and reply["buttons"] == []
+
+
+@pytest.mark.parametrize("code", sorted(TEXTS["other_language"]))
+def test_another_language_gets_the_numbers_in_that_language(code: str) -> None:
+    reply = reply_of(ActionOtherLanguage(), tracker("other_language", entities("language", code)))
+    assert reply["kind"] == "other_language" and reply["language"] == code
+    assert reply["text"] == " ".join(TEXTS["other_language"][code].split()).format(**CLINIC.template_values())
+    for value in (CLINIC.name, CLINIC.phone, CLINIC.emergency_number, CLINIC.crisis_line):
+        assert value in reply["text"]
+    assert numbers(reply) == [CLINIC.phone, CLINIC.emergency_number, CLINIC.crisis_line]
+
+
+@pytest.mark.parametrize("detected, language", [("es-MX", "es"), ("ZH", "zh"), ("xx", "en"), (None, "en")])
+def test_a_language_without_its_own_text_gets_english(detected: Optional[str], language: str) -> None:
+    found = entities("language", detected) if detected else []
+    assert reply_of(ActionOtherLanguage(), tracker("other_language", found))["language"] == language
+
+
+# ---------- emergencies ----------
+
+
+@pytest.mark.parametrize("kind", red_flag_kinds())
+def test_each_red_flag_gets_its_emergency_instruction_and_nothing_else(kind: str) -> None:
+    (reply,), events = run(ActionRedFlag(), tracker("red_flag", entities=entities("red_flag", kind)))
+    values = CLINIC.template_values()
+    assert reply["kind"] == "emergency"
+    assert numbers(reply) == [values[name] for name in TEXTS["red_flags"][kind]["call"]]
+    assert reply["buttons"] == [] and reply["quotes"] == [] and reply["safety_note"] is None
+    assert events == []
 
 
 @pytest.mark.parametrize(
     "kind, number",
     [
         ("legs", "911"),
-        ("bladder_bowel", "911"),
-        ("chest_pain", "911"),
-        ("breathing", "911"),
+        ("saddle_numbness", "911"),
+        ("confusion", "911"),
         ("wound_infection", CLINIC.phone),
         ("self_harm", "988"),
     ],
 )
-def test_each_red_flag_gets_its_emergency_instruction_and_nothing_else(kind: str, number: str) -> None:
-    messages, events = run(
-        ActionRedFlag(), tracker("red_flag", entities=[{"entity": "red_flag", "value": kind}])
+def test_the_emergency_names_the_number_to_call(kind: str, number: str) -> None:
+    reply = reply_of(ActionRedFlag(), tracker("red_flag", entities=entities("red_flag", kind)))
+    assert number in reply["text"] and numbers(reply)[0] == number
+
+
+def test_confusion_speaks_to_a_relative_who_may_be_writing() -> None:
+    reply = reply_of(ActionRedFlag(), tracker("red_flag", entities=entities("red_flag", "confusion")))
+    assert "if someone is very hard to wake or suddenly confused" in reply["text"]
+
+
+def test_the_most_urgent_red_flag_comes_first_when_several() -> None:
+    replies, _ = run(
+        ActionRedFlag(), tracker("red_flag", entities("red_flag", "legs", "self_harm", "chest_pain"))
     )
-    (message,) = messages
-    assert number in message["text"]
-    assert "buttons" not in message or not message["buttons"]
-    assert events == []
-
-
-def test_suicidal_thoughts_come_first_when_several_red_flags() -> None:
-    entities = [{"entity": "red_flag", "value": "legs"}, {"entity": "red_flag", "value": "self_harm"}]
-    messages, _ = run(ActionRedFlag(), tracker("red_flag", entities=entities))
-    assert "988" in messages[0]["text"] and "911" in messages[1]["text"]
+    assert [numbers(r)[0] for r in replies] == ["988", "911", "911"]
+    assert "chest pain" in replies[1]["text"] and "legs" in replies[2]["text"]
 
 
 def test_red_flag_intent_without_a_detected_kind_still_sends_to_emergency_care() -> None:
-    messages, _ = run(ActionRedFlag(), tracker("red_flag"))
-    assert "911" in messages[0]["text"] and "988" in messages[0]["text"]
+    (reply,), _ = run(ActionRedFlag(), tracker("red_flag"))
+    assert numbers(reply) == ["911", "988"]
+
+
+# ---------- safety notes ----------
+
+
+NOTED = {
+    "answer": (ActionAnswer(), "recovery"),
+    "not_covered": (ActionNotCovered(), "activity_after"),
+    "decline": (ActionDecline(), "out_of_scope"),
+    "after_care": (ActionAfterCare(), "after_care"),
+    "other_language": (ActionOtherLanguage(), "other_language"),
+}
+
+
+@pytest.mark.parametrize("kind", NOTED)
+def test_a_red_flag_only_mentioned_gets_a_safety_note_before_the_reply(kind: str) -> None:
+    action, intent = NOTED[kind]
+    reply = reply_of(action, tracker(intent, entities("red_flag_mention", "chest_pain")))
+    assert reply["kind"] == kind
+    assert reply["safety_note"] == {
+        "text": "If you have chest pain now, call 911.",
+        "call": [{"number": "911", "tel": "911"}],
+    }
+
+
+def test_an_unclear_message_mentioning_a_red_flag_gets_the_note_with_its_choices() -> None:
+    state = tracker(
+        "nlu_fallback", entities("red_flag_mention", "fainting"), ranking=unclear(("sedation", 0.4))
+    )
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == "clarify" and "faint" in reply["safety_note"]["text"]
+
+
+def test_several_mentions_get_one_line_each_most_urgent_first_with_their_numbers() -> None:
+    found = entities("red_flag_mention", "wound_infection", "self_harm", "not_a_kind")
+    note = reply_of(ActionAnswer(), tracker("recovery", found))["safety_note"]
+    first, second = note["text"].split("\n")
+    assert "harming yourself" in first and "fever" in second
+    assert numbers(note) == ["988", "911", CLINIC.phone]
+
+
+def test_no_mention_no_note_and_menus_sources_and_emergencies_never_get_one() -> None:
+    assert (
+        reply_of(ActionAnswer(), tracker("recovery", entities("red_flag_mention", "unknown")))["safety_note"]
+        is None
+    )
+    mention = entities("red_flag_mention", "legs")
+    for action, state in [
+        (ActionOfferQuestions(), tracker("greet", mention)),
+        (ActionShowSources(), tracker("ask_sources", mention)),
+        (ActionRedFlag(), tracker("red_flag", mention + entities("red_flag", "chest_pain"))),
+    ]:
+        assert reply_of(action, state)["safety_note"] is None
+
+
+# ---------- the schema, and every number built from the clinic's settings ----------
+
+
+@pytest.mark.parametrize("kind", FIXTURES)
+def test_every_reply_has_the_common_fields_and_names_the_numbers_it_offers_to_call(kind: str) -> None:
+    reply = FIXTURES[kind]
+    assert reply["kind"] == kind
+    assert set(reply) >= COMMON_FIELDS
+    assert all(set(q) == {"id", "text", "refs"} for q in reply["quotes"])
+    assert all(set(r) == {"number", "label", "url"} for r in reply["references"])
+    assert all(set(b) == {"title", "payload"} for b in reply["buttons"])
+    for call in reply["call"]:
+        assert call["number"] in reply["text"]
+        assert call["tel"] == "".join(c for c in call["number"] if c.isdigit() or c == "+")
+
+
+def test_replies_follow_the_clinics_settings(monkeypatch) -> None:
+    monkeypatch.setenv("CLINIC_PHONE", "(555) 123-4567")
+    monkeypatch.setenv("CLINIC_EMERGENCY_NUMBER", "112")
+    load_clinic.cache_clear()
+    try:
+        for action, state in [
+            (ActionNotCovered(), tracker("cost_and_insurance")),
+            (ActionAfterCare(), tracker("after_care")),
+            (ActionOtherLanguage(), tracker("other_language", entities("language", "de"))),
+        ]:
+            reply = reply_of(action, state)
+            assert numbers(reply)[:2] in (["(555) 123-4567"], ["(555) 123-4567", "112"])
+            assert "(555) 123-4567" in reply["text"] and "(555) 010-0199" not in reply["text"]
+    finally:
+        load_clinic.cache_clear()
+
+
+# ---------- rendering: REST renders text, the widget gets the structure ----------
+
+
+def test_rest_renders_an_answer_exactly_as_before() -> None:
+    messages = render_text(FIXTURES["answer"])
+    assert messages == [
+        {"text": KNOWLEDGE.answers["what_is_kyphoplasty"].text},
+        {
+            "text": "From the article:\n"
+            "“Kyphoplasty is a relatively new procedure that treats spinal compression fractures due to "
+            "cancer, osteoporosis or injury.”\n"
+            "“There is no cure for vertebral compression fractures, but a minimally invasive surgical "
+            "procedure called kyphoplasty can help restore the structural integrity of the compromised "
+            "bones.[2]”"
+        },
+        {
+            "text": "Sources:\n"
+            "[2] Kyphoplasty. Physiopedia, 2024. https://www.physio-pedia.com/Kyphoplasty\n"
+            f"Sentences without a number: {CLINIC.name}, “{CLINIC.article_title}”, {CLINIC.article_url}",
+            "buttons": [
+                {"title": "How is kyphoplasty done?", "payload": "/how_it_is_done"},
+                {"title": "What are the benefits?", "payload": "/benefits_overview"},
+            ],
+        },
+    ]
+
+
+def test_rest_renders_a_topic_not_covered_like_an_answer() -> None:
+    reply = FIXTURES["not_covered"]
+    text, quotes, sources = render_text(reply)
+    assert text == {"text": reply["text"]}
+    assert quotes["text"].startswith("From the article:\n“Other benefits of this procedure include:”\n")
+    assert sources["text"].startswith("Sources:\n") and sources["buttons"] == reply["buttons"]
+
+
+@pytest.mark.parametrize("kind", ["decline", "clarify", "menu"])
+def test_rest_renders_a_reply_with_buttons_as_one_message(kind: str) -> None:
+    reply = FIXTURES[kind]
+    assert render_text(reply) == [{"text": reply["text"], "buttons": reply["buttons"]}]
+
+
+@pytest.mark.parametrize("kind", ["emergency", "other_language"])
+def test_rest_renders_a_reply_without_buttons_as_its_text(kind: str) -> None:
+    assert render_text(FIXTURES[kind]) == [{"text": FIXTURES[kind]["text"]}]
+
+
+def test_rest_renders_the_sources_without_buttons() -> None:
+    intro, quotes, sources = render_text(FIXTURES["sources"])
+    assert intro == {"text": "My last answer rests on these sentences of the clinic's article."}
+    assert quotes["text"].startswith("From the article:\n“")
+    assert sources["text"].startswith("Sources:\n") and "buttons" not in sources
+
+
+def test_rest_renders_after_care_with_the_signs_as_a_list() -> None:
+    (message,) = render_text(FIXTURES["after_care"])
+    lines = message["text"].split("\n")
+    assert lines[1] == "Call 911 now if you notice:"
+    assert lines[2:] == [f"- {sign}" for sign in FIXTURES["after_care"]["watch_for"]]
+
+
+def test_rest_renders_the_safety_note_first_as_its_own_message() -> None:
+    reply = reply_of(ActionDecline(), tracker("out_of_scope", entities("red_flag_mention", "legs")))
+    note, declined = render_text(reply)
+    assert note == {"text": "If your legs feel newly weak or numb now, call 911."}
+    assert declined["text"] == reply["text"] and declined["buttons"] == reply["buttons"]
+
+
+def collect(channel: PatientRestInput, message: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """What the channel answers for one response of the Rasa server."""
+    output = channel.output_channel()
+    asyncio.run(OutputChannel.send_response(output, "patient", dict(message)))
+    return output.messages
+
+
+def test_the_rest_channel_renders_structure_and_the_widget_channel_passes_it_through() -> None:
+    reply = FIXTURES["answer"]
+    assert collect(PatientRestInput(), {"custom": reply}) == [
+        {"recipient_id": "patient", **message} for message in render_text(reply)
+    ]
+    assert collect(WidgetInput(), {"custom": reply}) == [{"recipient_id": "patient", "custom": reply}]
+
+
+def test_domain_responses_pass_through_unchanged_on_both_channels() -> None:
+    for channel in (PatientRestInput(), WidgetInput()):
+        assert collect(channel, {"text": "Hello!"}) == [{"recipient_id": "patient", "text": "Hello!"}]
+
+
+# ---------- session ----------
 
 
 def test_session_start_fills_clinic_settings_and_keeps_the_condition() -> None:
@@ -236,26 +539,3 @@ def test_clinic_settings_can_come_from_the_environment(monkeypatch) -> None:
         assert load_clinic().phone == "(555) 123-4567"
     finally:
         load_clinic.cache_clear()
-
-
-def test_the_widget_gets_the_answer_as_structure() -> None:
-    (message,), _ = run(ActionAnswer(), tracker("pain_relief", channel="widget"))
-    payload = message["custom"]
-    answer = KNOWLEDGE.answers["pain_relief"]
-    assert "text" not in message or message["text"] is None
-    assert payload["kind"] == "answer"
-    assert payload["text"] == answer.text
-    assert [q["text"] for q in payload["quotes"]] == [s.text for s in answer.evidence]
-    assert [r["number"] for r in payload["references"]] == list(answer.reference_numbers)
-    assert payload["references"][0]["url"] == KNOWLEDGE.references[7].url
-    assert payload["article"]["url"] == CLINIC.article_url  # how-it-works-5 carries no reference
-    assert [b["payload"] for b in payload["buttons"]] == ["/recovery", "/less_medication"]
-
-
-def test_the_widget_gets_emergencies_with_numbers_to_call() -> None:
-    entities = [{"entity": "red_flag", "value": "self_harm"}]
-    (message,), _ = run(ActionRedFlag(), tracker("red_flag", entities=entities, channel="widget"))
-    payload = message["custom"]
-    assert payload["kind"] == "emergency"
-    assert "988" in payload["text"]
-    assert payload["call"] == [{"number": "988", "tel": "988"}, {"number": "911", "tel": "911"}]
