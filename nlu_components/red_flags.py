@@ -1,220 +1,325 @@
-"""Red-flag detector: finds emergencies in a message and overrides whatever intent was predicted.
+"""Red-flag detector: finds emergencies in a message and tells them from mere mentions.
 
-It runs last in the NLU pipeline so that no classifier, threshold or fallback can outvote it:
-a message that describes an emergency is classified `red_flag`, with one `red_flag` entity per
-kind found (the reply names the right number for each). The DIET intent `red_flag` is a second
-net for wordings the patterns below do not know.
+Two steps, both on the whole message (not only the question QuestionFocus kept):
+1. Concepts. A spaCy `Matcher` marks concepts on lowercase lemmas ("a leg word", "numbness",
+   "can't ... feel"); a kind of red flag is a `core` concept with the concepts it needs in the
+   same sentence (or anywhere in the message for a fever and a red wound). The patterns are data:
+   red_flag_patterns.yml.
+2. Context of each core, the NegEx algorithm (negspacy's `Negex`) run three times with three
+   termsets: negated ("no chest pain"), hypothetical ("what if my legs go numb"), past or
+   long-standing ("numb for years from chemo, nothing new"). A question with no person in it
+   ("is numbness a side effect?") is general. Words of the present ("right now", "since the
+   procedure") make a hypothetical or past core a report again; a denial stays a denial.
 
-Detection is a spaCy `Matcher` on lowercase lemmas: each pattern marks a concept ("a leg word",
-"numbness", "can't"), and a kind of red flag is a combination of concepts within one sentence.
+A kind with a core that is none of these is an emergency: `red_flag` intent, `red_flag` entities,
+overriding whatever was predicted (this component runs last). Kinds only mentioned become
+`red_flag_mention` entities: the question is answered, with a conditional emergency line.
+Messages in other languages are checked against short phrase lists (red_flags_multilingual.yml).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
+import datetime
+import itertools
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
+import yaml
+from negspacy.negation import Negex
+from negspacy.termsets import termset
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.constants import SPACY_DOCS
 from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from spacy.matcher import Matcher
-from spacy.tokens import Doc
-from spacy.vocab import Vocab
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
 
+from nlu_components.question_focus import FULL_TEXT, FULL_TEXT_DOC
 from nlu_components.stateless import StatelessComponent
+
+HERE = Path(__file__).resolve().parent
+PATTERNS_PATH = HERE / "red_flag_patterns.yml"
+MULTILINGUAL_PATH = HERE / "red_flags_multilingual.yml"
 
 RED_FLAG_INTENT = "red_flag"
 RED_FLAG_ENTITY = "red_flag"
-
-CANT = [
-    [{"LEMMA": {"IN": ["ca", "can", "could", "do", "will"]}}, {"LEMMA": "not"}],
-    [{"LEMMA": "not"}, {"LEMMA": "able"}],
-    [{"LEMMA": {"IN": ["cannot", "unable", "lose"]}}],
-]
-
-
-def _words(*phrases: str) -> List[List[Dict[str, Any]]]:
-    """One pattern per phrase of space-separated lemmas."""
-    return [[{"LEMMA": lemma} for lemma in phrase.split()] for phrase in phrases]
+MENTION_ENTITY = "red_flag_mention"
+CORE_LABEL = "RED_FLAG_CORE"
+# negspacy's clinical cues that misfire on patients' words ("ro", "doubt", "versus"...).
+CLINICAL_CUES_DROPPED = {"doubt", "versus", "ro", "r/o", "evaluate for", "symptoms atypical", "declined"}
+NUMBER_WORDS = ["a", "a few", "few", "several", "many", "two", "three", "four", "five", "six", "seven",
+                "eight", "nine", "ten", "twelve", "fifteen", "twenty", "thirty", "forty"]  # fmt: skip
 
 
-# Concept -> token patterns on the lowercase lemmas of the project's spaCy pipeline.
-CONCEPTS: Dict[str, List[List[Dict[str, Any]]]] = {
-    "CANT": CANT,
-    "LEG": _words("leg", "foot", "feet", "thigh", "toe", "lower body", "groin", "saddle", "buttock"),
-    "NUMB": _words(
-        "numb",
-        "numbness",
-        "tingle",
-        "tingling",
-        "weak",
-        "weakness",
-        "paralyze",
-        "paralysed",
-        "paralyzed",
-        "paralysis",
-        "dead",
-        "give out",
-        "give way",
-        "pin and needle",
-        "no feel",
-        "no sensation",
-    ),
-    "FEEL_MOVE": _words("feel", "feeling", "move", "movement", "lift", "stand", "walk", "sensation"),
-    "BLADDER": _words("bladder", "bowel", "pee", "urine", "urinate", "poop", "stool", "toilet"),
-    "CONTROL": _words("control", "leak", "accident"),
-    "INCONTINENCE": [
-        *_words("incontinence", "incontinent"),
-        [
-            {"LEMMA": {"IN": ["wet", "pee", "soil", "poop"]}},
-            {"LEMMA": {"IN": ["myself", "himself", "herself", "themselves", "the", "my", "his", "her"]}},
-        ],
-    ],
-    "CHEST": _words("chest", "heart"),
-    "PAIN": _words("pain", "hurt", "ache", "pressure", "tight", "tightness", "squeeze", "crush", "attack"),
-    "BREATHE": _words("breathe", "breath", "breathing", "breathless", "air", "wheeze", "wheezing"),
-    "STRUGGLE": _words(
-        "trouble",
-        "hard",
-        "difficult",
-        "difficulty",
-        "struggle",
-        "short",
-        "shortness",
-        "gasp",
-        "gasping",
-        "choke",
-        "breathless",
-        "wheeze",
-        "wheezing",
-    ),
-    "FEVER": _words("fever", "feverish", "temperature", "chill", "chills"),
-    "WOUND": _words(
-        "wound",
-        "incision",
-        "cut",
-        "site",
-        "puncture",
-        "stitch",
-        "stitches",
-        "scar",
-        "needle",
-        "spot",
-        "bandage",
-    ),
-    "INFLAMED": _words(
-        "red",
-        "redness",
-        "hot",
-        "warm",
-        "swollen",
-        "swelling",
-        "pus",
-        "ooze",
-        "oozing",
-        "infected",
-        "infection",
-    ),
-    "SELF_HARM": [
-        *_words(
-            "suicide",
-            "suicidal",
-            "self harm",
-            "self - harm",
-            "kill myself",
-            "end my life",
-            "end it all",
-            "take my own life",
-            "hurt myself",
-            "harm myself",
-            "want to die",
-            "better off dead",
-            "no reason to live",
-            "rather be dead",
-            "end everything",
-            "overdose",
-            "not worth living",
-            "no point in living",
-        ),
-        [
-            {"LEMMA": "not"},
-            {"LEMMA": "want"},
-            {"LEMMA": "to"},
-            {"LEMMA": {"IN": ["live", "be", "go"]}},
-            {"LEMMA": {"IN": ["anymore", "alive", "on"]}},
-        ],
-    ],
-}
+@dataclass(frozen=True)
+class RedFlags:
+    """What a message says about red flags: kinds happening now, and kinds only mentioned.
 
-# Kind -> alternatives, each a set of concepts that must all occur in one sentence.
-SENTENCE_RULES: Dict[str, Tuple[FrozenSet[str], ...]] = {
-    "legs": (frozenset({"LEG", "NUMB"}), frozenset({"LEG", "CANT", "FEEL_MOVE"})),
-    "bladder_bowel": (
-        frozenset({"BLADDER", "CONTROL"}),
-        frozenset({"BLADDER", "CANT"}),
-        frozenset({"INCONTINENCE"}),
-    ),
-    "chest_pain": (frozenset({"CHEST", "PAIN"}),),
-    "breathing": (frozenset({"BREATHE", "STRUGGLE"}), frozenset({"BREATHE", "CANT"})),
-    "self_harm": (frozenset({"SELF_HARM"}),),
-}
-# A fever and a red wound are often told in separate sentences: these may span the message.
-MESSAGE_RULES: Dict[str, Tuple[FrozenSet[str], ...]] = {
-    "wound_infection": (frozenset({"FEVER", "WOUND"}), frozenset({"FEVER", "INFLAMED"})),
-}
+    Kinds are the keys of `kinds` in red_flag_patterns.yml, in that order (most urgent first).
+    """
+
+    emergencies: Tuple[str, ...]
+    mentions: Tuple[str, ...]
 
 
-def _satisfied(rules: Dict[str, Tuple[FrozenSet[str], ...]], concepts: Set[str]) -> Set[str]:
-    return {kind for kind, alternatives in rules.items() if any(a <= concepts for a in alternatives)}
+@dataclass(frozen=True)
+class Alternative:
+    """One way a kind shows: a core concept, the concepts it needs, those that cancel it."""
+
+    core: str
+    needs: FrozenSet[str] = frozenset()
+    within: Optional[int] = None  # words between the core and each needed concept, at most
+    unless: FrozenSet[str] = frozenset()
+    whole_message: bool = False
+
+    @classmethod
+    def of(cls, spec: Dict[str, Any]) -> Alternative:
+        return cls(
+            spec["core"],
+            frozenset(spec.get("with", ())),
+            spec.get("within"),
+            frozenset(spec.get("unless", ())),
+            spec.get("scope") == "message",
+        )
+
+    def cores(self, sentence: Dict[str, List[Span]], message: Dict[str, List[Span]]) -> List[Span]:
+        """The core spans of one sentence's concepts that this alternative accepts."""
+        nearby = message if self.whole_message else sentence
+        return [
+            core
+            for core in sentence.get(self.core, [])
+            if all(any(self._near(core, other) for other in nearby.get(need, [])) for need in self.needs)
+            and not any(_overlap(core, other) for name in self.unless for other in sentence.get(name, []))
+        ]
+
+    def _near(self, core: Span, other: Span) -> bool:
+        if self.within is None:
+            return True
+        return max(other.start - core.end, core.start - other.end) <= self.within
 
 
-class RedFlagMatcher:
-    """Finds the kinds of red flag a spaCy doc describes."""
+def _with_auxiliary(core: Span) -> int:
+    """Start of a core that begins with "n't"/"not", moved back to its auxiliary: in "doesn't
+    know where he is" the denial is part of the symptom, not a denial of it."""
+    return core.start - 1 if core.start > 0 and core[0].lemma_ == "not" else core.start
 
-    def __init__(self, vocab: Vocab) -> None:
-        self.matcher = Matcher(vocab)
-        for concept, patterns in CONCEPTS.items():
-            self.matcher.add(concept, patterns)
 
-    def kinds(self, doc: Doc) -> List[str]:
-        by_sentence: Dict[int, Set[str]] = defaultdict(set)
-        for match_id, start, _ in self.matcher(doc):
-            by_sentence[doc[start].sent.start].add(self.matcher.vocab.strings[match_id])
-        whole_message: Set[str] = set().union(*by_sentence.values())
-        found = _satisfied(MESSAGE_RULES, whole_message)
-        for concepts in by_sentence.values():
-            found |= _satisfied(SENTENCE_RULES, concepts)
-        return sorted(found)
+def _overlap(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _read(path: Path) -> Dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def expand_macros(phrase: str, macros: Dict[str, List[str]]) -> List[str]:
+    """`"@CANT * feel"` -> one phrase per word sequence of the macro."""
+    options = [macros[item[1:]] if item.startswith("@") else [item] for item in phrase.split()]
+    return [" ".join(choice) for choice in itertools.product(*options)]
+
+
+def token_pattern(phrase: str, nlp: Language) -> List[Dict[str, Any]]:
+    """A Matcher pattern on lemmas: words are tokenised and lemmatised by `nlp` itself."""
+    pattern: List[Dict[str, Any]] = []
+    for item in phrase.lower().split():
+        if item == "*":
+            pattern.append({"OP": "?"})
+        elif item == "#":
+            pattern.append({"LIKE_NUM": True})
+        elif "|" in item:
+            pattern.append({"LEMMA": {"IN": [t.lemma_ for word in item.split("|") for t in nlp(word)]}})
+        else:
+            pattern.extend({"LEMMA": token.lemma_} for token in nlp(item))
+    return pattern
+
+
+def numbered_history(spec: Dict[str, Any]) -> Tuple[List[str], List[str]]:
+    """Phrases such as "for 10 years", "3 months ago", "since 2015" (preceding, following)."""
+    numbers = NUMBER_WORDS + [str(n) for n in range(2, 61)]
+    years = [str(y) for y in range(1950, datetime.date.today().year)]
+
+    def fill(templates: List[str]) -> List[str]:
+        phrases = set()
+        for template in templates:
+            if "{year}" in template:
+                phrases.update(template.format(year=year) for year in years)
+            else:
+                phrases.update(template.format(n=n, unit=u) for n in numbers for u in spec["units"])
+        return sorted(phrases)
+
+    return fill(spec["preceding_templates"]), fill(spec["following_templates"])
+
+
+def context_termsets(context: Dict[str, Any]) -> Dict[str, Dict[str, List[str]]]:
+    """negspacy termsets for the three contexts (negated builds on negspacy's en_clinical)."""
+    clinical = termset("en_clinical").get_patterns()
+    negated = context["negated"]
+    preceding_history, following_history = numbered_history(context["numbered_history"])
+
+    def merged(base: List[str], extra: List[str]) -> List[str]:
+        return sorted((set(base) - CLINICAL_CUES_DROPPED) | set(extra))
+
+    return {
+        "negated": {
+            "pseudo_negations": merged(clinical["pseudo_negations"], negated["pseudo"]),
+            "preceding_negations": merged(clinical["preceding_negations"], negated["preceding"]),
+            "following_negations": merged(clinical["following_negations"], negated["following"]),
+            "termination": merged(clinical["termination"], negated["termination"]),
+        },
+        "hypothetical": {
+            "pseudo_negations": [],
+            "preceding_negations": context["hypothetical"]["preceding"],
+            "following_negations": context["hypothetical"]["following"],
+            "termination": context["hypothetical"]["termination"],
+        },
+        "historical": {
+            "pseudo_negations": [],
+            "preceding_negations": context["historical"]["preceding"] + preceding_history,
+            "following_negations": context["historical"]["following"] + following_history,
+            "termination": context["historical"]["termination"],
+        },
+    }
+
+
+class RedFlagFinder:
+    """Finds red flags in a spaCy doc made by the project's pipeline (lowercase lemmas)."""
+
+    def __init__(self, nlp: Language, patterns: Optional[Dict[str, Any]] = None) -> None:
+        patterns = patterns or _read(PATTERNS_PATH)
+        self.kind_order = list(patterns["kinds"])
+        self.alternatives = {
+            kind: [Alternative.of(spec) for spec in alternatives] for kind, alternatives in patterns["kinds"].items()
+        }
+        self.matcher = Matcher(nlp.vocab)
+        for concept, phrases in patterns["concepts"].items():
+            expanded = [p for phrase in phrases for p in expand_macros(str(phrase), patterns["macros"])]
+            self.matcher.add(concept, [token_pattern(p, nlp) for p in expanded])
+        context = patterns["context"]
+        self.contexts = {
+            name: Negex(nlp, f"red_flag_{name}", terms, [CORE_LABEL], f"red_flag_{name}", [])
+            for name, terms in context_termsets(context).items()
+        }
+        self.now = self._phrases(nlp, context["now"])
+        self.personal = set(context["personal"])
+
+    @staticmethod
+    def _phrases(nlp: Language, phrases: Iterable[str]) -> PhraseMatcher:
+        matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        matcher.add("PHRASE", list(nlp.tokenizer.pipe(phrases)))
+        return matcher
+
+    def find(self, doc: Doc) -> RedFlags:
+        """The red flags of `doc` (a doc of the project's spaCy pipeline, with sentences)."""
+        concepts: Dict[int, Dict[str, List[Span]]] = {}  # sentence start -> concept -> spans
+        for match_id, start, end in self.matcher(doc):
+            span = doc[start:end]
+            concepts.setdefault(span.sent.start, {}).setdefault(self.matcher.vocab.strings[match_id], []).append(span)
+        message: Dict[str, List[Span]] = {}
+        for by_concept in concepts.values():
+            for concept, spans in by_concept.items():
+                message.setdefault(concept, []).extend(spans)
+        candidates: Dict[str, List[Span]] = {}
+        for kind, alternatives in self.alternatives.items():
+            cores = [c for a in alternatives for sentence in concepts.values() for c in a.cores(sentence, message)]
+            if cores:
+                candidates[kind] = cores
+        if not candidates:
+            return RedFlags((), ())
+        reported = self._reported(doc, [span for spans in candidates.values() for span in spans])
+        emergencies = [k for k in self.kind_order if any(reported[(s.start, s.end)] for s in candidates.get(k, []))]
+        mentions = [k for k in self.kind_order if k in candidates and k not in emergencies]
+        return RedFlags(tuple(emergencies), tuple(mentions))
+
+    def _reported(self, doc: Doc, cores: List[Span]) -> Dict[Tuple[int, int], bool]:
+        """For each core (start, end): True when it reports a symptom happening now."""
+        marked = doc.copy()
+        kept = filter_spans([Span(marked, _with_auxiliary(s), s.end, label=CORE_LABEL) for s in cores])
+        marked.ents = kept
+        for negex in self.contexts.values():
+            negex(marked)
+        now_sentences = {marked[start].sent.start for _, start, _ in self.now(marked)}
+        verdicts = {}
+        for core in cores:
+            span = next(k for k in kept if k.start <= core.start < k.end or core.start <= k.start < core.end)
+            if span._.red_flag_negated:
+                verdicts[(core.start, core.end)] = False
+                continue
+            distanced = span._.red_flag_hypothetical or span._.red_flag_historical or self._general(span.sent)
+            verdicts[(core.start, core.end)] = not distanced or span.sent.start in now_sentences
+        return verdicts
+
+    def _general(self, sentence: Span) -> bool:
+        """A question about symptoms in general: it opens like a question and names no one."""
+        words = [t for t in sentence if t.is_alpha]
+        if not words or not sentence.text.rstrip().endswith("?"):
+            return False
+        opens_question = words[0].lower_ in {"is", "are", "does", "do", "can", "could", "will", "would",
+                                             "what", "how", "why", "when", "should"}  # fmt: skip
+        negated_opening = len(words) > 1 and words[1].lower_ in {"nt", "not"}
+        return opens_question and not negated_opening and not any(t.lower_ in self.personal for t in sentence)
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents, for phrase lists in other languages ("PIERNAS" ~ "piernas")."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=1)
+def multilingual_phrases() -> Dict[str, List[Tuple[str, str]]]:
+    """Kind -> (language, folded phrase) from red_flags_multilingual.yml."""
+    entries = _read(MULTILINGUAL_PATH)["kinds"]
+    return {
+        kind: [(language, fold(phrase)) for language, phrases in by_language.items() for phrase in phrases]
+        for kind, by_language in entries.items()
+    }
+
+
+def multilingual_kinds(text: str, order: List[str]) -> List[str]:
+    """Kinds whose phrases in another language occur in `text`, in `order`."""
+    folded = fold(text)
+    found = {kind for kind, phrases in multilingual_phrases().items() if any(p in folded for _, p in phrases)}
+    return [kind for kind in order if kind in found]
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False, model_from="SpacyNLP"
 )
 class RedFlagDetector(StatelessComponent):
-    """Overrides the predicted intent with `red_flag` when the message describes an emergency."""
+    """Last in the pipeline: an emergency overrides the intent; a mention is added as entities."""
 
     def __init__(self) -> None:
-        self._matcher: Optional[RedFlagMatcher] = None
+        self._finder: Optional[RedFlagFinder] = None
 
     def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
-        if self._matcher is None:
-            self._matcher = RedFlagMatcher(model.model.vocab)
+        if self._finder is None:
+            self._finder = RedFlagFinder(model.model)
         for message in messages:
-            doc = message.get(SPACY_DOCS[TEXT])
-            kinds = self._matcher.kinds(doc) if doc is not None else []
-            if kinds:
-                flag_as_emergency(message, kinds)
+            doc = message.get(FULL_TEXT_DOC) or message.get(SPACY_DOCS[TEXT])
+            if doc is None:
+                continue
+            flags = self._finder.find(doc)
+            foreign = multilingual_kinds(message.get(FULL_TEXT) or message.get(TEXT) or "", self._finder.kind_order)
+            emergencies = [k for k in self._finder.kind_order if k in flags.emergencies or k in foreign]
+            mentions = [k for k in flags.mentions if k not in emergencies]
+            annotate(message, emergencies, mentions)
         return messages
 
 
-def flag_as_emergency(message: Message, kinds: List[str]) -> None:
-    intent = {"name": RED_FLAG_INTENT, "confidence": 1.0}
-    ranking = [intent] + [
-        ranked for ranked in message.get(INTENT_RANKING_KEY, []) if ranked.get("name") != RED_FLAG_INTENT
-    ]
-    entities = [{"entity": RED_FLAG_ENTITY, "value": kind, "extractor": "RedFlagDetector"} for kind in kinds]
-    message.set(INTENT, intent, add_to_output=True)
-    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-    message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
+def annotate(message: Message, emergencies: List[str], mentions: List[str]) -> None:
+    """Adds `red_flag` / `red_flag_mention` entities; an emergency also becomes the intent."""
+    entities = [{"entity": RED_FLAG_ENTITY, "value": k, "extractor": "RedFlagDetector"} for k in emergencies]
+    entities += [{"entity": MENTION_ENTITY, "value": k, "extractor": "RedFlagDetector"} for k in mentions]
+    if entities:
+        message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
+    if emergencies:
+        intent = {"name": RED_FLAG_INTENT, "confidence": 1.0}
+        ranking = [intent] + [r for r in message.get(INTENT_RANKING_KEY, []) if r.get("name") != RED_FLAG_INTENT]
+        message.set(INTENT, intent, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

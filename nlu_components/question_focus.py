@@ -1,0 +1,117 @@
+"""The question a message asks, so that the intent is decided by it and not by the story around it.
+
+Patients often tell a story first ("my dad fell last week and the doctor said he has a fracture
+in his back...") and ask at the end ("can you tell me how it works?"). Classified whole, the story
+outweighs the question. This component splits the message into sentences and clauses and, when
+some of them are questions and others are not, gives the classifier the questions only.
+
+The whole message stays available (`FULL_TEXT`, `FULL_TEXT_DOC`): entities (a condition named in
+the story), red flags, the language and after-care signs are read from all of it. A question
+that says little by itself ("is that normal?", "can it help her?") keeps its context: the
+whole message is classified.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.nlu.utils.spacy_utils import SpacyModel
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.tokens import Doc, Span
+
+from nlu_components.stateless import StatelessComponent
+
+FULL_TEXT = "full_text"  # message key: the whole (normalised) message
+FULL_TEXT_DOC = "full_text_spacy_doc"  # message key: its spaCy doc
+
+WH_WORDS = {"what", "whats", "how", "hows", "why", "when", "whens", "where", "wheres", "who", "whos", "which"}
+AUXILIARIES = {
+    "be", "do", "can", "could", "will", "would", "should", "shall", "may", "might", "must", "have",
+    "is", "are", "am", "was", "were", "does", "did", "has", "had", "ca", "wo", "is'nt", "isnt", "arent",
+}  # fmt: skip
+# Lemmas of a clause's first word that make it a question or a request for information.
+REQUEST_VERBS = {"tell", "explain", "describe", "wonder", "wondering", "know"}
+# Words before the real start of a clause: "so how long...", "and can it...".
+FILLERS = {"so", "and", "but", "also", "ok", "okay", "well", "please", "then", "or", "just", "now", "hi", "hello"}
+PRONOUNS = {"i", "it", "you", "he", "she", "they", "we", "that", "this", "there", "my", "his", "her", "mum", "mom", "dad"}
+# A question needs at least this many content words to be understood without its story.
+MIN_CONTENT_WORDS = 2
+
+
+def _first_word(clause: Span) -> Optional[int]:
+    """Index (in the doc) of the clause's first word that is not filler or punctuation."""
+    for token in clause:
+        if token.is_alpha and token.lower_ not in FILLERS:
+            return token.i
+    return None
+
+
+def is_question(clause: Span) -> bool:
+    """A question mark, or an opening wh-word, auxiliary or request verb ("tell me...")."""
+    if any(token.text == "?" for token in clause):
+        return True
+    start = _first_word(clause)
+    if start is None:
+        return False
+    first = clause.doc[start]
+    if first.lower_ in WH_WORDS or first.lemma_ in REQUEST_VERBS:
+        return True
+    following = clause.doc[start + 1] if start + 1 < clause.end else None
+    return first.lower_ in AUXILIARIES and following is not None and following.lower_ in PRONOUNS | {"n't", "nt", "not"}
+
+
+def clauses(sentence: Span) -> List[Span]:
+    """The sentence split at commas and semicolons that open a question ("..., how do I...")."""
+    doc, parts, start = sentence.doc, [], sentence.start
+    for token in sentence:
+        if token.text in {",", ";"} and token.i + 1 < sentence.end:
+            following = doc[token.i + 1 : sentence.end]
+            if is_question(following) and not is_question(doc[start : token.i]):
+                parts.append(doc[start : token.i])
+                start = token.i + 1
+    parts.append(doc[start : sentence.end])
+    return [part for part in parts if len(part)]
+
+
+def content_words(span: Span) -> int:
+    return sum(1 for t in span if t.is_alpha and t.lower_ not in STOP_WORDS and t.lower_ not in PRONOUNS)
+
+
+def question_focus(doc: Doc) -> Optional[str]:
+    """The text of the message's questions, or None when the whole message should be classified."""
+    parts = [clause for sentence in doc.sents for clause in clauses(sentence)]
+    questions = [part for part in parts if is_question(part)]
+    if not questions or len(questions) == len(parts):
+        return None
+    if sum(content_words(q) for q in questions) < MIN_CONTENT_WORDS:
+        return None
+    return " ".join(q.text for q in questions)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False, model_from="SpacyNLP"
+)
+class QuestionFocus(StatelessComponent):
+    """Right after SpacyNLP: keeps the whole message aside and narrows `text` to its questions."""
+
+    def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
+        for message in messages:
+            doc = message.get(SPACY_DOCS[TEXT])
+            if doc is None:
+                continue
+            message.set(FULL_TEXT, message.get(TEXT))
+            message.set(FULL_TEXT_DOC, doc)
+            focus = question_focus(doc)
+            if focus is not None:
+                message.set(TEXT, focus)
+                message.set(SPACY_DOCS[TEXT], model.model(focus))
+        return messages
+
+    def process_training_data(self, training_data: TrainingData, model: SpacyModel) -> TrainingData:
+        self.process(training_data.training_examples, model)
+        return training_data
