@@ -1,9 +1,12 @@
-"""Sends patient messages to the running assistant and judges each reply.
+"""Sends patient messages to the running assistant and judges each reply by its structured kind.
 
-A case expects an `answer` (with the id of the answer that fits), a `decline` (the article is
-silent) or an `emergency`. A reply is judged from the texts the assistant can send, which come
-from the knowledge and replies files, so a judgement never depends on typed-in expectations of
-wording. Outcomes: right, clarified (asked "did you mean ...?"), declined, wrong, missed.
+The assistant is asked through its widget channel, whose replies carry the actions' structured
+reply (`custom`, shape in actions/reply.py), so a judgement never depends on wording. A case
+expects an `answer` (with the id of the answer that fits), a `decline` (the article is silent:
+any honest decline is right: not_covered, decline or after_care), `after_care`, an `emergency` or
+`other_language`; its `context` messages are sent first, in the same conversation.
+Outcomes: right, clarified (asked "did you mean ...?"), declined (an honest decline instead of
+what was expected), wrong, missed (an emergency not sent to emergency care).
 """
 
 from __future__ import annotations
@@ -14,72 +17,88 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import requests
 import yaml
 
-from actions.clinic import load_clinic
-from actions.knowledge import load_knowledge
-from actions.replies import emergencies, red_flag_kinds, reply
-
 Chat = Callable[[str, str], List[Dict[str, Any]]]
+WIDGET_WEBHOOK = "/webhooks/widget/webhook"
+HONEST_DECLINES = frozenset({"not_covered", "decline", "after_care"})
 
 
 @dataclass(frozen=True)
 class Case:
     text: str
-    expect: str  # answer | decline | emergency
+    expect: str  # answer | decline | after_care | emergency | other_language
     answer: Optional[str] = None
+    context: Tuple[str, ...] = ()  # messages sent before, in the same conversation
+    safety_note: bool = False  # the reply should carry a safety note
 
 
 @dataclass(frozen=True)
 class Verdict:
     case: Case
-    kind: str  # answer | decline | clarify | emergency | other
-    answers: List[str]
+    kind: str  # the first reply's kind (actions/reply.py), "other" for a plain-text reply
+    answers: List[str]  # answer: the ids of the answers given; clarify: the first choice's id
+    safety_note: bool  # some reply carried a safety note
 
     @property
     def outcome(self) -> str:
-        if self.case.expect == "emergency":
-            return "right" if self.kind == "emergency" else "missed"
-        if self.kind == "clarify":
+        expect, kind = self.case.expect, self.kind
+        if expect == "emergency":
+            return "right" if kind == "emergency" else "missed"
+        if kind == "clarify":
             return "clarified"
-        if self.case.expect == "decline":
-            return "right" if self.kind == "decline" else "wrong"
-        if self.kind == "decline":
-            return "declined"
-        return "right" if self.case.answer in self.answers else "wrong"
+        if expect == "decline":
+            return "right" if kind in HONEST_DECLINES else "wrong"
+        if kind == expect:
+            return "right" if expect != "answer" or self.case.answer in self.answers else "wrong"
+        return "declined" if kind in HONEST_DECLINES else "wrong"
 
 
 def load_cases(path: Path) -> List[Case]:
-    return [Case(**entry) for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]]
+    """The `cases` of a YAML file: `{text, expect, answer?, context?, safety_note?}` each (other
+    fields, such as `id`, `tags` or `source`, are for people)."""
+    return [
+        Case(
+            text=entry["text"],
+            expect=entry["expect"],
+            answer=entry.get("answer"),
+            context=tuple(entry.get("context", ())),
+            safety_note=bool(entry.get("safety_note", False)),
+        )
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]
+    ]
 
 
 def judge(case: Case, messages: List[Dict[str, Any]]) -> Verdict:
-    texts = [m.get("text") or "" for m in messages]
-    first = texts[0] if texts else ""
-    values = load_clinic().template_values()
-    emergency_texts = {e.text for kind in [*red_flag_kinds(), "none"] for e in emergencies([kind])}
-    if first in emergency_texts:
-        return Verdict(case, "emergency", [])
-    if first == reply("decline"):
-        return Verdict(case, "decline", [])
-    if first == reply("clarify"):
-        return Verdict(case, "clarify", [])
-    answered = [
-        answer.id
-        for answer in load_knowledge().answers.values()
-        if answer.text.format(**values) in first and "From the article:" in "\n".join(texts)
-    ]
-    return Verdict(case, "answer" if answered else "other", answered)
+    """Judges the widget channel's messages for one patient message (`[{custom}]` or `[{text}]`)."""
+    replies = [m["custom"] for m in messages if isinstance(m.get("custom"), dict)]
+    first = messages[0].get("custom") if messages else None
+    kind = first.get("kind", "other") if isinstance(first, dict) else "other"
+    if kind == "answer":
+        answers = list(first.get("answer_ids", []))
+    elif kind == "clarify":
+        answers = list(first.get("answer_ids", []))[:1]
+    else:
+        answers = []
+    return Verdict(case, kind, answers, any(reply.get("safety_note") for reply in replies))
 
 
 def evaluate(cases: List[Case], chat: Chat) -> List[Verdict]:
-    return [judge(case, chat(uuid.uuid4().hex, case.text)) for case in cases]
+    """Each case in a new conversation: its context first, then its text, whose reply is judged."""
+    verdicts = []
+    for case in cases:
+        sender = uuid.uuid4().hex
+        for message in case.context:
+            chat(sender, message)
+        verdicts.append(judge(case, chat(sender, case.text)))
+    return verdicts
 
 
 def summary(verdicts: List[Verdict]) -> Dict[str, Dict[str, int]]:
+    """`{expect: {outcome: count}}`."""
     table: Dict[str, Dict[str, int]] = collections.defaultdict(lambda: collections.Counter())
     for verdict in verdicts:
         table[verdict.case.expect][verdict.outcome] += 1
@@ -87,6 +106,8 @@ def summary(verdicts: List[Verdict]) -> Dict[str, Dict[str, int]]:
 
 
 def rest_chat(url: str) -> Chat:
+    """Chats with the channel whose webhook is `url` (REST or widget): `chat(sender, message)`
+    returns its JSON list of messages; HTTP errors raise."""
     session = requests.Session()
 
     def chat(sender: str, message: str) -> List[Dict[str, Any]]:
@@ -97,12 +118,18 @@ def rest_chat(url: str) -> Chat:
     return chat
 
 
+def widget_chat(server: str) -> Chat:
+    """Chats with the widget channel of the Rasa server at `server` (e.g. http://127.0.0.1:5005),
+    whose messages `judge` reads."""
+    return rest_chat(server.rstrip("/") + WIDGET_WEBHOOK)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("cases", type=Path)
-    parser.add_argument("--url", default="http://127.0.0.1:5005/webhooks/rest/webhook")
+    parser.add_argument("--server", default="http://127.0.0.1:5005")
     arguments = parser.parse_args()
-    verdicts = evaluate(load_cases(arguments.cases), rest_chat(arguments.url))
+    verdicts = evaluate(load_cases(arguments.cases), widget_chat(arguments.server))
     for verdict in verdicts:
         if verdict.outcome != "right":
             print(

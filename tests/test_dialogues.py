@@ -1,4 +1,4 @@
-"""200 realistic patient messages through the REST channel, each judged as a patient would.
+"""200 realistic patient messages through the widget channel, each judged by the kind of its reply.
 
 tests/dialogues/dev_cases.yml was written apart from the training data; it was used to choose the
 fallback threshold, so it is a development set: the floors below guard against regressions.
@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from actions.clinic import load_clinic
+from actions.answers import answer_reply
+from actions.guidance import clarify_reply, decline_reply
 from actions.knowledge import load_knowledge
-from actions.rendering import render_answers
-from actions.replies import emergencies, reply
-from evaluation.dialogue_cases import Case, evaluate, judge, load_cases, summary
+from actions.referrals import not_covered_reply
+from actions.replies import after_care_reply, emergency_replies, other_language_reply
+from evaluation.dialogue_cases import Case, evaluate, judge, load_cases, summary, widget_chat
 from evaluation.servers import Assistant
 
 CASES = Path(__file__).parent / "dialogues" / "dev_cases.yml"
@@ -22,9 +23,24 @@ KNOWLEDGE = load_knowledge()
 RECOVERY = KNOWLEDGE.answers["recovery"]
 
 
+def widget(*replies: dict) -> list:
+    """The widget channel's messages for these structured replies."""
+    return [{"recipient_id": "patient", "custom": reply} for reply in replies]
+
+
+ANSWERED = widget(answer_reply([RECOVERY], []))
+DECLINED = widget(decline_reply())
+NOT_COVERED = widget(not_covered_reply(KNOWLEDGE.topics["cost_and_insurance"]))
+AFTER_CARE = widget(after_care_reply())
+CLARIFIED = widget(clarify_reply([RECOVERY, KNOWLEDGE.answers["sedation"]]))
+EMERGENCY = widget(*emergency_replies(["legs"]))
+OTHER_LANGUAGE = widget(other_language_reply("es"))
+GREETED = [{"recipient_id": "patient", "text": "Hello!"}]
+
+
 @pytest.fixture(scope="module")
 def verdicts(assistant: Assistant) -> list:
-    return evaluate(load_cases(CASES), assistant.chat)
+    return evaluate(load_cases(CASES), widget_chat(assistant.base_url))
 
 
 def share(verdicts: list, expect: str, outcome: str) -> float:
@@ -55,23 +71,48 @@ def test_questions_the_article_does_not_answer_are_declined(verdicts: list) -> N
 @pytest.mark.parametrize(
     "messages, case, outcome",
     [
-        ([{"text": reply("decline")}], Case("cost?", "decline"), "right"),
-        ([{"text": reply("clarify")}], Case("cost?", "decline"), "clarified"),
-        ([{"text": emergencies(["legs"])[0].text}], Case("numb legs", "emergency"), "right"),
-        ([{"text": reply("decline")}], Case("numb legs", "emergency"), "missed"),
-        (
-            [{"text": render_answers([RECOVERY], KNOWLEDGE, load_clinic())}],
-            Case("recovery?", "answer", "recovery"),
-            "right",
-        ),
-        (
-            [{"text": render_answers([RECOVERY], KNOWLEDGE, load_clinic())}],
-            Case("risks?", "answer", "safety_and_risks"),
-            "wrong",
-        ),
-        ([{"text": render_answers([RECOVERY], KNOWLEDGE, load_clinic())}], Case("cost?", "decline"), "wrong"),
-        ([{"text": reply("decline")}], Case("recovery?", "answer", "recovery"), "declined"),
+        (DECLINED, Case("cost?", "decline"), "right"),
+        (NOT_COVERED, Case("cost?", "decline"), "right"),
+        (AFTER_CARE, Case("my back hurts since the procedure", "decline"), "right"),
+        (CLARIFIED, Case("cost?", "decline"), "clarified"),
+        (EMERGENCY, Case("numb legs", "emergency"), "right"),
+        (DECLINED, Case("numb legs", "emergency"), "missed"),
+        (GREETED, Case("numb legs", "emergency"), "missed"),
+        (ANSWERED, Case("recovery?", "answer", "recovery"), "right"),
+        (ANSWERED, Case("risks?", "answer", "safety_and_risks"), "wrong"),
+        (ANSWERED, Case("cost?", "decline"), "wrong"),
+        (DECLINED, Case("recovery?", "answer", "recovery"), "declined"),
+        (NOT_COVERED, Case("recovery?", "answer", "recovery"), "declined"),
+        (GREETED, Case("recovery?", "answer", "recovery"), "wrong"),
+        (AFTER_CARE, Case("my back hurts since the procedure", "after_care"), "right"),
+        (NOT_COVERED, Case("my back hurts since the procedure", "after_care"), "declined"),
+        (OTHER_LANGUAGE, Case("¿Qué es?", "other_language"), "right"),
+        (ANSWERED, Case("¿Qué es?", "other_language"), "wrong"),
     ],
 )
 def test_the_judge(messages: list, case: Case, outcome: str) -> None:
     assert judge(case, messages).outcome == outcome
+
+
+def test_the_judge_keeps_the_answers_given_or_the_first_choice_offered() -> None:
+    assert judge(Case("recovery?", "answer", "recovery"), ANSWERED).answers == ["recovery"]
+    assert judge(Case("recovery?", "answer", "recovery"), CLARIFIED).answers == ["recovery"]
+
+
+def test_the_judge_sees_a_safety_note() -> None:
+    noted = widget({**decline_reply(), "safety_note": {"text": "If ...", "call": []}})
+    assert judge(Case("cost?", "decline"), noted).safety_note
+    assert not judge(Case("cost?", "decline"), DECLINED).safety_note
+
+
+def test_cases_with_context_are_sent_in_one_conversation_context_first() -> None:
+    sent = []
+
+    def chat(sender: str, message: str) -> list:
+        sent.append((sender, message))
+        return ANSWERED
+
+    (verdict,) = evaluate([Case("and the recovery?", "answer", "recovery", ("what is it",))], chat)
+    assert [message for _, message in sent] == ["what is it", "and the recovery?"]
+    assert len({sender for sender, _ in sent}) == 1
+    assert verdict.outcome == "right"
