@@ -1,11 +1,17 @@
-"""The website widget in a real browser (Debian's Chromium driven by Playwright) on the real servers."""
+"""The website widget in a real browser (Debian's Chromium driven by Playwright) on the real servers.
+
+Replies of kinds the trained model may not reach yet are served as fixed structured replies
+(built by the actions' own builders) in place of the assistant's, so the widget's rendering of
+every kind is tested whatever the model.
+"""
 
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import shutil
-from typing import Iterator, List
+from typing import Any, Dict, Iterator, List
 from urllib.parse import urlparse
 
 import pytest
@@ -13,7 +19,10 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from actions.clinic import load_clinic
+from actions.guidance import decline_reply
 from actions.knowledge import load_knowledge
+from actions.referrals import not_covered_reply
+from actions.replies import after_care_reply, other_language_reply, safety_note
 from evaluation.servers import Assistant
 from nlu_components.paths import PROJECT_ROOT
 
@@ -62,7 +71,7 @@ def page(context: BrowserContext, assistant: Assistant) -> Page:
 
 
 def open_widget(page: Page) -> None:
-    page.get_by_role("button", name=re.compile("^Chat with")).click()
+    page.get_by_role("button", name=re.compile(r"^Questions\?")).click()
     expect(starter_button(page, "what_is_kyphoplasty")).to_be_visible()
 
 
@@ -74,12 +83,35 @@ def assistant_messages(page: Page):
     return page.locator(".message.assistant")
 
 
-def ask(page: Page, question: str) -> None:
+def ask(page: Page, question: str, replies: int = 1) -> None:
     before = assistant_messages(page).count()
     box = page.get_by_label("Your question")
     box.fill(question)
     box.press("Enter")
-    expect(assistant_messages(page)).to_have_count(before + 1)
+    expect(assistant_messages(page)).to_have_count(before + replies)
+
+
+def serve_replies(page: Page, *replies: Dict[str, Any]) -> None:
+    """The widget channel answers the next messages with these structured replies."""
+    origin = page.evaluate("() => location.origin")
+    headers = {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Headers": "content-type",
+        "Access-Control-Allow-Methods": "POST",
+    }
+    body = json.dumps([{"recipient_id": "patient", "custom": reply} for reply in replies])
+
+    def fulfill(route) -> None:
+        if route.request.method == "OPTIONS":
+            route.fulfill(status=204, headers=headers)
+        else:
+            route.fulfill(status=200, headers=headers, content_type="application/json", body=body)
+
+    page.route("**/webhooks/widget/webhook", fulfill)
+
+
+def tel(number: str) -> str:
+    return "tel:" + re.sub(r"[^0-9+]", "", number)
 
 
 def shadow_active_element(page: Page) -> str:
@@ -128,6 +160,70 @@ def test_a_red_flag_stands_out_with_a_number_to_call(page: Page) -> None:
     expect(alert.get_by_role("link", name=f"Call {CLINIC.emergency_number}")).to_have_attribute(
         "href", f"tel:{CLINIC.emergency_number}"
     )
+
+
+def test_the_launchers_accessible_name_begins_with_its_visible_text(page: Page) -> None:
+    launcher = page.get_by_role("button", name=re.compile(r"^Questions\?"))
+    expect(launcher).to_have_text("Questions?")
+    assert launcher.get_attribute("aria-label").startswith("Questions?")
+
+
+def test_a_topic_the_article_does_not_cover_gets_the_clinics_phone_as_a_tap_to_call_link(page: Page) -> None:
+    open_widget(page)
+    serve_replies(page, not_covered_reply(KNOWLEDGE.topics["activity_after"]))
+    ask(page, "when can I drive?")
+    reply = page.locator(".message.not_covered").last
+    expect(reply).to_contain_text("The article does not say when you can drive")
+    expect(reply.get_by_role("link", name=f"Call {CLINIC.phone}")).to_have_attribute(
+        "href", tel(CLINIC.phone)
+    )
+    reply.get_by_text("From the article").click()
+    expect(reply.locator("blockquote").first).to_have_text("Other benefits of this procedure include:")
+
+
+def test_a_decline_gets_the_clinics_phone_as_a_tap_to_call_link(page: Page) -> None:
+    open_widget(page)
+    serve_replies(page, decline_reply())
+    ask(page, "what's the weather like?")
+    reply = page.locator(".message.decline").last
+    expect(reply.get_by_role("link", name=f"Call {CLINIC.phone}")).to_have_attribute(
+        "href", tel(CLINIC.phone)
+    )
+
+
+def test_a_red_flag_only_mentioned_gets_its_safety_note_first_as_an_alert(page: Page) -> None:
+    open_widget(page)
+    serve_replies(page, {**decline_reply(), "safety_note": safety_note(["chest_pain"])})
+    ask(page, "no chest pain, but how much does it cost?")
+    reply = page.locator(".message.decline").last
+    note = reply.locator(":scope > *").first
+    expect(note).to_have_attribute("role", "alert")
+    expect(note).to_contain_text("If you have chest pain now")
+    expect(note.get_by_role("link", name=f"Call {CLINIC.emergency_number}")).to_have_attribute(
+        "href", tel(CLINIC.emergency_number)
+    )
+
+
+def test_after_care_lists_the_signs_to_watch_for_and_both_numbers(page: Page) -> None:
+    open_widget(page)
+    reply = after_care_reply()
+    serve_replies(page, reply)
+    ask(page, "I had it done on monday and my back is sore")
+    bubble = page.locator(".message.after_care").last
+    expect(bubble.locator("li")).to_have_text(reply["watch_for"])
+    for number in (CLINIC.phone, CLINIC.emergency_number):
+        expect(bubble.get_by_role("link", name=f"Call {number}")).to_have_attribute("href", tel(number))
+
+
+@pytest.mark.parametrize("language, direction", [("es", None), ("ar", "rtl")])
+def test_a_reply_in_another_language_carries_its_language(page: Page, language: str, direction) -> None:
+    open_widget(page)
+    serve_replies(page, other_language_reply(language))
+    ask(page, "...")
+    bubble = page.locator(".message.other_language").last
+    expect(bubble).to_have_attribute("lang", language)
+    assert bubble.get_attribute("dir") == direction
+    expect(bubble.get_by_role("link", name=f"Call {CLINIC.crisis_line}")).to_have_attribute("lang", "en")
 
 
 def test_the_conversation_survives_reload_and_navigation_and_can_start_over(
@@ -193,6 +289,10 @@ def test_axe_finds_no_accessibility_violations(browser: Browser, assistant: Assi
     ask(page, "is it safe?")
     ask(page, "I have chest pain")
     page.locator(".message.answer").last.get_by_text("From the article").click()
+    noted = {**not_covered_reply(KNOWLEDGE.topics["activity_after"]), "safety_note": safety_note(["legs"])}
+    serve_replies(page, noted, after_care_reply(), other_language_reply("ar"))
+    ask(page, "when can I drive? my legs are not numb", replies=3)
+    page.locator(".message.not_covered").last.get_by_text("From the article").click()
     page.add_script_tag(path=str(AXE))
     results = page.evaluate(
         """() => axe.run(document, {runOnly: {type: "tag",

@@ -8,7 +8,9 @@
  *
  * Talks to the assistant's widget channel (POST {server}/webhooks/widget/webhook) and keeps the
  * conversation in sessionStorage, so it survives reloads and navigation within the site.
- * Everything is rendered as text: only http(s) URLs and emergency phone numbers become links.
+ * Replies are structured (`custom`, shape in actions/reply.py): every kind is laid out here from
+ * its fields (safety note first, text, signs to watch for, numbers to call, quotes and sources).
+ * Everything is rendered as text: only http(s) URLs and the numbers to call become links.
  */
 (() => {
   "use strict";
@@ -27,6 +29,8 @@
   const STORE_KEY = `kyphoplasty-chat:${config.server}`;
   const REQUEST_TIMEOUT_MS = 20000;
   const MAX_MESSAGE_CHARS = 2000;
+  const LANGUAGE_CODE = /^[a-z]{2,3}$/;
+  const RIGHT_TO_LEFT = ["ar", "fa", "he", "ur"];
 
   /* ---------- helpers ---------- */
 
@@ -159,9 +163,12 @@
       .sources li.article { list-style: none; }
       .cite { display: inline-block; min-width: 24px; min-height: 24px; text-align: center; font-weight: 600; }
       .emergency { align-self: stretch; max-width: 100%; background: #fff4f4; border: 3px solid #b00020; }
-      .emergency p { font-weight: 600; }
+      .emergency p, .safety p { font-weight: 600; }
+      .safety { margin: 0 0 8px; padding: 6px 10px; border-left: 4px solid #b00020; background: #fff4f4; }
+      .watch { margin: 4px 0 0; padding-left: 1.3em; }
       .call { display: inline-flex; align-items: center; min-height: 44px; margin: 6px 8px 0 0; padding: 0 16px;
-              border-radius: 22px; background: #b00020; color: #fff !important; font-weight: 700; text-decoration: none; }
+              border-radius: 22px; background: var(--accent); color: #fff !important; font-weight: 700; text-decoration: none; }
+      .emergency .call, .safety .call { background: #b00020; }
       .error { align-self: stretch; background: #fff8e1; border: 2px solid #8a5a00; }
       .choices { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 8px; }
       .choices button, .error button { min-height: 44px; padding: 6px 14px; border: 2px solid var(--accent);
@@ -185,11 +192,11 @@
         *, *::before, *::after { animation: none !important; transition: none !important; }
       }
     </style>
-    <button class="launcher" type="button" aria-expanded="false" aria-controls="panel">
+    <button class="launcher" type="button" lang="en" aria-expanded="false" aria-controls="panel">
       <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>
       <span>Questions?</span>
     </button>
-    <section class="panel" id="panel" role="dialog" aria-labelledby="title" hidden>
+    <section class="panel" id="panel" role="dialog" lang="en" aria-labelledby="title" hidden>
       <div class="bar">
         <h2 id="title">Kyphoplasty questions<small></small></h2>
         <button class="restart" type="button">Start over</button>
@@ -214,7 +221,8 @@
   const form = $("form");
   const input = $("textarea");
   const sendButton = $("form button");
-  launcher.setAttribute("aria-label", `Chat with ${config.clinicName}: questions about kyphoplasty`);
+  // The accessible name begins with the visible text (WCAG 2.5.3 label in name).
+  launcher.setAttribute("aria-label", `Questions? Chat with ${config.clinicName} about kyphoplasty`);
   $(".bar small").textContent = config.clinicName;
   const noticeCall = $(".notice-call");
   noticeCall.textContent = config.emergencyNumber;
@@ -253,14 +261,17 @@
     return link;
   }
 
-  function renderAnswer(bubble, answer) {
-    bubble.append(paragraphs(answer.text || ""));
-    const quotes = Array.isArray(answer.quotes) ? answer.quotes : [];
-    const references = Array.isArray(answer.references) ? answer.references : [];
-    if (!quotes.length) return;
+  // The quotes and their sources, folded; open when the patient asked for the sources.
+  function renderEvidence(bubble, reply) {
+    const quotes = Array.isArray(reply.quotes) ? reply.quotes : [];
+    const references = Array.isArray(reply.references) ? reply.references : [];
+    if (!quotes.length && !references.length) return;
     const details = element("details");
+    details.open = reply.kind === "sources";
     const count = quotes.length === 1 ? "1 sentence" : `${quotes.length} sentences`;
-    details.append(element("summary", {}, `From the article (${count} and sources)`));
+    details.append(
+      element("summary", {}, quotes.length ? `From the article (${count} and sources)` : `Sources (${references.length})`)
+    );
     for (const quote of quotes) details.append(quoteWithCitations(quote, references));
     const sources = element("ol", { class: "sources", "aria-label": "Sources" });
     for (const reference of references) {
@@ -269,7 +280,7 @@
       if (href) item.append(externalLink(href, "Read the source", `Source ${reference.number}`));
       sources.append(item);
     }
-    const article = answer.article;
+    const article = reply.article;
     if (article && safeHttpUrl(article.url)) {
       const item = element("li", { class: "article" }, `Sentences without a number: ${article.publisher}, “${article.title}”. `);
       item.append(externalLink(safeHttpUrl(article.url), "Read the article", "The clinic's article"));
@@ -279,24 +290,49 @@
     bubble.append(details);
   }
 
-  function renderEmergency(bubble, emergency) {
-    bubble.setAttribute("role", "alert");
-    bubble.append(paragraphs(emergency.text || ""));
-    for (const call of Array.isArray(emergency.call) ? emergency.call : []) {
+  // Numbers to call as tap-to-call links (their label is English whatever the reply's language).
+  function renderCalls(container, calls) {
+    for (const call of Array.isArray(calls) ? calls : []) {
       const tel = String(call.tel || "").replace(/[^0-9+]/g, "");
-      if (tel) bubble.append(element("a", { class: "call", href: `tel:${tel}` }, `Call ${call.number}`));
+      if (tel) container.append(element("a", { class: "call", href: `tel:${tel}`, lang: "en", dir: "ltr" }, `Call ${call.number}`));
     }
   }
 
+  // A red flag the patient only mentioned: what to do if it happens now, before anything else.
+  function renderSafetyNote(bubble, note) {
+    if (!note || typeof note.text !== "string") return;
+    const box = element("div", { class: "safety", role: "alert", lang: "en" });
+    box.append(paragraphs(note.text));
+    renderCalls(box, note.call);
+    bubble.append(box);
+  }
+
+  // Any structured reply, from its fields; its buttons are added by renderEntry.
+  function renderReply(bubble, reply) {
+    if (reply.kind === "emergency") bubble.setAttribute("role", "alert");
+    if (reply.kind === "other_language" && LANGUAGE_CODE.test(reply.language || "")) {
+      bubble.setAttribute("lang", reply.language);
+      if (RIGHT_TO_LEFT.includes(reply.language)) bubble.setAttribute("dir", "rtl");
+    }
+    renderSafetyNote(bubble, reply.safety_note);
+    bubble.append(paragraphs(reply.text || ""));
+    const signs = Array.isArray(reply.watch_for) ? reply.watch_for : [];
+    if (signs.length) {
+      const list = element("ul", { class: "watch" });
+      for (const sign of signs) list.append(element("li", {}, String(sign)));
+      bubble.append(list);
+    }
+    renderCalls(bubble, reply.call);
+    renderEvidence(bubble, reply);
+  }
+
   function renderEntry(entry) {
-    const kind = entry.kind || "text";
+    const kind = /^[a-z_]+$/.test(entry.kind || "") ? entry.kind : "text";
     const bubble = element("div", { class: `message ${entry.from} ${kind}` });
     if (entry.from === "patient") {
       bubble.append(element("span", { class: "visually-hidden" }, "You said: "), paragraphs(entry.text));
-    } else if (kind === "answer") {
-      renderAnswer(bubble, entry.payload);
-    } else if (kind === "emergency") {
-      renderEmergency(bubble, entry.payload);
+    } else if (entry.payload) {
+      renderReply(bubble, entry.payload);
     } else if (kind === "error") {
       bubble.setAttribute("role", "alert");
       bubble.append(paragraphs(entry.text));
@@ -327,7 +363,7 @@
   // A reply of the widget channel: text and buttons, or structure in `custom`.
   function entryFromReply(reply) {
     const custom = reply.custom;
-    if (custom && (custom.kind === "answer" || custom.kind === "emergency")) {
+    if (custom && typeof custom === "object" && typeof custom.kind === "string") {
       return { from: "assistant", kind: custom.kind, payload: custom };
     }
     if (typeof reply.text === "string") {
