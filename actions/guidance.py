@@ -26,12 +26,13 @@ def ranking_without_fallback(tracker: Tracker) -> List[Dict[str, Any]]:
 
 
 def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
-    """The likeliest answers to an unclear message, or none if it is likelier not covered.
+    """The likeliest answers to an unclear message, or none if it is likelier not covered (its
+    likeliest intent is out of scope or a topic the article does not cover).
 
     A condition the message names comes first: the patient said it, so its answer is likely.
     """
     ranking = ranking_without_fallback(tracker)
-    if not ranking or ranking[0]["name"] == OUT_OF_SCOPE:
+    if not ranking or ranking[0]["name"] == OUT_OF_SCOPE or ranking[0]["name"] in knowledge.topics:
         return []
     condition = message_condition(tracker)
     named = [knowledge.answer_for_condition(condition)] if condition else []

@@ -88,7 +88,7 @@ def reference_list(references: Iterable[Reference]) -> List[Dict[str, Any]]:
     return [{"number": r.number, "label": reference_label(r), "url": r.url} for r in references]
 
 
-def evidence(sentences: Sequence[Sentence], knowledge: Knowledge, clinic: Clinic) -> Reply:
+def evidence(sentences: Sequence[Sentence], knowledge: Knowledge, clinic: Clinic) -> Dict[str, Any]:
     """`quotes`, `references` and `article` for these sentences (with their lists' lead-ins)."""
     quoted = knowledge.quoted(sentences)
     return {

@@ -227,7 +227,11 @@ def test_unclear_message_naming_a_condition_offers_that_conditions_answer_first(
 
 @pytest.mark.parametrize(
     "ranking",
-    [unclear(("out_of_scope", 0.3), ("recovery", 0.2)), unclear(("greet", 0.5), ("recovery", 0.05))],
+    [
+        unclear(("out_of_scope", 0.3), ("recovery", 0.2)),
+        unclear(("cost_and_insurance", 0.3), ("recovery", 0.2)),
+        unclear(("greet", 0.5), ("recovery", 0.05)),
+    ],
 )
 def test_unclear_message_that_is_likelier_not_covered_is_declined(ranking) -> None:
     assert reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))["kind"] == "decline"
