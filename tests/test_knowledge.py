@@ -10,6 +10,7 @@ import pytest
 import textstat
 import yaml
 
+from actions import knowledge
 from actions.answers import answer_reply
 from actions.clinic import load_clinic
 from actions.knowledge import ANSWERS_PATH, ARTICLE_PATH, NOT_COVERED_PATH, Reference, load_knowledge
@@ -132,6 +133,16 @@ def test_not_covered_topic_without_nearby_sentences_quotes_nothing(topic) -> Non
     (message,) = render_text(not_covered_reply(topic))
     assert message["text"].startswith(topic.text)
     assert load_clinic().phone in message["text"]
+
+
+def test_a_topic_citing_a_sentence_that_does_not_exist_stops_the_loading(tmp_path, monkeypatch) -> None:
+    topics = tmp_path / "not_covered.yml"
+    topics.write_text(
+        "topics:\n  cost:\n    question: Cost?\n    answer: Not said.\n    nearby: [intro-1, nope-1]\n"
+    )
+    monkeypatch.setattr(knowledge, "NOT_COVERED_PATH", topics)
+    with pytest.raises(ValueError, match=r"Topic 'cost' cites unknown sentences \['nope-1'\]"):
+        knowledge.load_knowledge.__wrapped__()
 
 
 def test_a_list_items_lead_in_is_quoted_right_before_the_first_item_and_once() -> None:
