@@ -5,8 +5,11 @@ reply (`custom`, shape in actions/reply.py), so a judgement never depends on wor
 expects an `answer` (with the id of the answer that fits), a `decline` (the article is silent:
 any honest decline is right: not_covered, decline or after_care), `after_care`, an `emergency` or
 `other_language`; its `context` messages are sent first, in the same conversation.
-Outcomes: right, clarified (asked "did you mean ...?"), declined (an honest decline instead of
-what was expected), wrong, missed (an emergency not sent to emergency care).
+Outcomes: right, offered (asked "did you mean ...?" with the expected answer first), clarified
+(asked "did you mean ...?" otherwise), declined (an honest decline instead of what was
+expected), wrong (an answer beside the question, or any other wrong kind), missed (an emergency
+not sent to emergency care), no_note (right, but the safety note a mentioned red flag needs is
+missing).
 """
 
 from __future__ import annotations
@@ -34,6 +37,12 @@ class Case:
     answer: Optional[str] = None
     context: Tuple[str, ...] = ()  # messages sent before, in the same conversation
     safety_note: bool = False  # the reply should carry a safety note
+    also: Tuple[str, ...] = ()  # other answer ids that would answer it too, or "decline"
+    tags: Tuple[str, ...] = ()  # kinds of message (near_miss, typo, ...), for reports
+
+    @property
+    def acceptable_answers(self) -> frozenset:
+        return frozenset(a for a in (self.answer, *self.also) if a and a != "decline")
 
 
 @dataclass(frozen=True)
@@ -45,15 +54,23 @@ class Verdict:
 
     @property
     def outcome(self) -> str:
-        expect, kind = self.case.expect, self.kind
-        if expect == "emergency":
+        outcome = self._kind_outcome()
+        if outcome == "right" and self.case.safety_note and not self.safety_note:
+            return "no_note"
+        return outcome
+
+    def _kind_outcome(self) -> str:
+        case, kind = self.case, self.kind
+        if case.expect == "emergency":
             return "right" if kind == "emergency" else "missed"
         if kind == "clarify":
-            return "clarified"
-        if expect == "decline":
-            return "right" if kind in HONEST_DECLINES else "wrong"
-        if kind == expect:
-            return "right" if expect != "answer" or self.case.answer in self.answers else "wrong"
+            return "offered" if set(self.answers[:1]) & case.acceptable_answers else "clarified"
+        if kind == "answer" and set(self.answers) & case.acceptable_answers:
+            return "right"
+        if (case.expect == "decline" or "decline" in case.also) and kind in HONEST_DECLINES:
+            return "right"
+        if kind == case.expect and case.expect != "answer":
+            return "right"
         return "declined" if kind in HONEST_DECLINES else "wrong"
 
 
@@ -67,6 +84,8 @@ def load_cases(path: Path) -> List[Case]:
             answer=entry.get("answer"),
             context=tuple(entry.get("context", ())),
             safety_note=bool(entry.get("safety_note", False)),
+            also=tuple(entry.get("also", ())),
+            tags=tuple(entry.get("tags", ())),
         )
         for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]
     ]
@@ -77,12 +96,7 @@ def judge(case: Case, messages: List[Dict[str, Any]]) -> Verdict:
     replies = [m["custom"] for m in messages if isinstance(m.get("custom"), dict)]
     first = messages[0].get("custom") if messages else None
     kind = first.get("kind", "other") if isinstance(first, dict) else "other"
-    if kind == "answer":
-        answers = list(first.get("answer_ids", []))
-    elif kind == "clarify":
-        answers = list(first.get("answer_ids", []))[:1]
-    else:
-        answers = []
+    answers = list(first.get("answer_ids", [])) if kind in ("answer", "clarify") else []
     return Verdict(case, kind, answers, any(reply.get("safety_note") for reply in replies))
 
 

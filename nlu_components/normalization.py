@@ -1,9 +1,10 @@
 """Puts every message in one canonical form before anything reads it, and keeps typed text from
 posing as a button payload.
 
-- Unicode NFKC: full-width letters (`Ｉ ｃａｎ'ｔ ｂｒｅａｔｈｅ`), ligatures and compatibility forms become
-  plain letters, so patterns and models see what the patient meant.
-- Phones type curly apostrophes and quotes (`can’t`): they become ASCII, as in the training data.
+- Unicode NFKC: full-width letters ("I can't breathe" typed as U+FF29 U+FF43...), ligatures and
+  compatibility forms become plain letters, so patterns and models see what the patient meant.
+- Phones type curly apostrophes and quotes (U+2019 in "can't"): they become ASCII, as in the
+  training data.
 - A lone UTF-16 surrogate (half of a cut-off emoji, `"\\ud83d"`) makes spaCy's tokenizer raise;
   it becomes U+FFFD. Control characters become spaces.
 - Rasa treats a message that starts with `/` as a payload (`/intent{"entity": "value"}`) and
@@ -55,7 +56,10 @@ def is_exact_payload(text: str) -> bool:
     except json.JSONDecodeError:
         return False
     return isinstance(entities, dict) and all(
-        isinstance(key, str) and ENTITY_VALUE.match(key) and isinstance(value, str) and ENTITY_VALUE.match(value)
+        isinstance(key, str)
+        and ENTITY_VALUE.match(key)
+        and isinstance(value, str)
+        and ENTITY_VALUE.match(value)
         for key, value in entities.items()
     )
 

@@ -37,8 +37,40 @@ AUXILIARIES = {
 # Lemmas of a clause's first word that make it a question or a request for information.
 REQUEST_VERBS = {"tell", "explain", "describe", "wonder", "wondering", "know"}
 # Words before the real start of a clause: "so how long...", "and can it...".
-FILLERS = {"so", "and", "but", "also", "ok", "okay", "well", "please", "then", "or", "just", "now", "hi", "hello"}
-PRONOUNS = {"i", "it", "you", "he", "she", "they", "we", "that", "this", "there", "my", "his", "her", "mum", "mom", "dad"}
+FILLERS = {
+    "so",
+    "and",
+    "but",
+    "also",
+    "ok",
+    "okay",
+    "well",
+    "please",
+    "then",
+    "or",
+    "just",
+    "now",
+    "hi",
+    "hello",
+}
+PRONOUNS = {
+    "i",
+    "it",
+    "you",
+    "he",
+    "she",
+    "they",
+    "we",
+    "that",
+    "this",
+    "there",
+    "my",
+    "his",
+    "her",
+    "mum",
+    "mom",
+    "dad",
+}
 # A question needs at least this many content words to be understood without its story.
 MIN_CONTENT_WORDS = 2
 
@@ -62,7 +94,11 @@ def is_question(clause: Span) -> bool:
     if first.lower_ in WH_WORDS or first.lemma_ in REQUEST_VERBS:
         return True
     following = clause.doc[start + 1] if start + 1 < clause.end else None
-    return first.lower_ in AUXILIARIES and following is not None and following.lower_ in PRONOUNS | {"n't", "nt", "not"}
+    return (
+        first.lower_ in AUXILIARIES
+        and following is not None
+        and following.lower_ in PRONOUNS | {"n't", "nt", "not"}
+    )
 
 
 def clauses(sentence: Span) -> List[Span]:

@@ -40,6 +40,8 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from nlu_components.language import LANGUAGE_ENTITY
+from nlu_components.overrides import add_entities, override_intent
 from nlu_components.question_focus import FULL_TEXT, FULL_TEXT_DOC
 from nlu_components.stateless import StatelessComponent
 
@@ -125,13 +127,19 @@ def expand_macros(phrase: str, macros: Dict[str, List[str]]) -> List[str]:
 
 
 def token_pattern(phrase: str, nlp: Language) -> List[Dict[str, Any]]:
-    """A Matcher pattern on lemmas: words are tokenised and lemmatised by `nlp` itself."""
+    """A Matcher pattern on lemmas: words are tokenised and lemmatised by `nlp` itself.
+
+    Syntax: `word`, `a|b` (one of), `*` (any word, optional), `#` (a number), `=word` or
+    `=a|b` (exactly this form: "=had" is not "have").
+    """
     pattern: List[Dict[str, Any]] = []
     for item in phrase.lower().split():
         if item == "*":
             pattern.append({"OP": "?"})
         elif item == "#":
             pattern.append({"LIKE_NUM": True})
+        elif item.startswith("="):
+            pattern.append({"LOWER": {"IN": item[1:].split("|")}})
         elif "|" in item:
             pattern.append({"LEMMA": {"IN": [t.lemma_ for word in item.split("|") for t in nlp(word)]}})
         else:
@@ -194,7 +202,8 @@ class RedFlagFinder:
         patterns = patterns or _read(PATTERNS_PATH)
         self.kind_order = list(patterns["kinds"])
         self.alternatives = {
-            kind: [Alternative.of(spec) for spec in alternatives] for kind, alternatives in patterns["kinds"].items()
+            kind: [Alternative.of(spec) for spec in alternatives]
+            for kind, alternatives in patterns["kinds"].items()
         }
         self.matcher = Matcher(nlp.vocab)
         for concept, phrases in patterns["concepts"].items():
@@ -219,20 +228,26 @@ class RedFlagFinder:
         concepts: Dict[int, Dict[str, List[Span]]] = {}  # sentence start -> concept -> spans
         for match_id, start, end in self.matcher(doc):
             span = doc[start:end]
-            concepts.setdefault(span.sent.start, {}).setdefault(self.matcher.vocab.strings[match_id], []).append(span)
+            concepts.setdefault(span.sent.start, {}).setdefault(
+                self.matcher.vocab.strings[match_id], []
+            ).append(span)
         message: Dict[str, List[Span]] = {}
         for by_concept in concepts.values():
             for concept, spans in by_concept.items():
                 message.setdefault(concept, []).extend(spans)
         candidates: Dict[str, List[Span]] = {}
         for kind, alternatives in self.alternatives.items():
-            cores = [c for a in alternatives for sentence in concepts.values() for c in a.cores(sentence, message)]
+            cores = [
+                c for a in alternatives for sentence in concepts.values() for c in a.cores(sentence, message)
+            ]
             if cores:
                 candidates[kind] = cores
         if not candidates:
             return RedFlags((), ())
         reported = self._reported(doc, [span for spans in candidates.values() for span in spans])
-        emergencies = [k for k in self.kind_order if any(reported[(s.start, s.end)] for s in candidates.get(k, []))]
+        emergencies = [
+            k for k in self.kind_order if any(reported[(s.start, s.end)] for s in candidates.get(k, []))
+        ]
         mentions = [k for k in self.kind_order if k in candidates and k not in emergencies]
         return RedFlags(tuple(emergencies), tuple(mentions))
 
@@ -292,7 +307,15 @@ def multilingual_kinds(text: str, order: List[str]) -> List[str]:
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False, model_from="SpacyNLP"
 )
 class RedFlagDetector(StatelessComponent):
-    """Last in the pipeline: an emergency overrides the intent; a mention is added as entities."""
+    """Last in the pipeline: decides between an emergency, a mention and no red flag.
+
+    - The patterns find an emergency: intent `red_flag`, one `red_flag` entity per kind.
+    - They find only mentions: `red_flag_mention` entities, and a `red_flag` intent predicted by
+      DIET gives way to the question's own intent (the patterns read negation; DIET does not).
+    - They find nothing: DIET's `red_flag` intent stands, the second net for wordings the
+      patterns do not know (its reply names no kind: call 911, or 988).
+    - A message in another language (entity `language`) is checked against its phrase list.
+    """
 
     def __init__(self) -> None:
         self._finder: Optional[RedFlagFinder] = None
@@ -305,21 +328,29 @@ class RedFlagDetector(StatelessComponent):
             if doc is None:
                 continue
             flags = self._finder.find(doc)
-            foreign = multilingual_kinds(message.get(FULL_TEXT) or message.get(TEXT) or "", self._finder.kind_order)
-            emergencies = [k for k in self._finder.kind_order if k in flags.emergencies or k in foreign]
-            mentions = [k for k in flags.mentions if k not in emergencies]
-            annotate(message, emergencies, mentions)
+            if any(e.get("entity") == LANGUAGE_ENTITY for e in message.get(ENTITIES, [])):
+                foreign = multilingual_kinds(
+                    message.get(FULL_TEXT) or message.get(TEXT) or "", self._finder.kind_order
+                )
+                flags = RedFlags(
+                    tuple(k for k in self._finder.kind_order if k in flags.emergencies or k in foreign), ()
+                )
+            annotate(message, flags)
         return messages
 
 
-def annotate(message: Message, emergencies: List[str], mentions: List[str]) -> None:
-    """Adds `red_flag` / `red_flag_mention` entities; an emergency also becomes the intent."""
-    entities = [{"entity": RED_FLAG_ENTITY, "value": k, "extractor": "RedFlagDetector"} for k in emergencies]
-    entities += [{"entity": MENTION_ENTITY, "value": k, "extractor": "RedFlagDetector"} for k in mentions]
-    if entities:
-        message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
-    if emergencies:
-        intent = {"name": RED_FLAG_INTENT, "confidence": 1.0}
-        ranking = [intent] + [r for r in message.get(INTENT_RANKING_KEY, []) if r.get("name") != RED_FLAG_INTENT]
-        message.set(INTENT, intent, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+def _entity(name: str, kind: str) -> Dict[str, str]:
+    return {"entity": name, "value": kind, "extractor": RedFlagDetector.__name__}
+
+
+def annotate(message: Message, flags: RedFlags) -> None:
+    """Entities for the red flags; an emergency becomes the intent, a mention demotes DIET's."""
+    add_entities(message, [_entity(RED_FLAG_ENTITY, kind) for kind in flags.emergencies])
+    add_entities(message, [_entity(MENTION_ENTITY, kind) for kind in flags.mentions])
+    if flags.emergencies:
+        override_intent(message, RED_FLAG_INTENT)
+    elif flags.mentions and (message.get(INTENT) or {}).get("name") == RED_FLAG_INTENT:
+        others = [r for r in message.get(INTENT_RANKING_KEY, []) if r.get("name") != RED_FLAG_INTENT]
+        if others:
+            message.set(INTENT, others[0], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, others, add_to_output=True)

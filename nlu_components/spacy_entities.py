@@ -2,7 +2,8 @@
 
 Rasa's SpacyEntityExtractor reports the matched text ("brittle bones"); the answers need the
 concept ("osteoporosis"), which the ruler stores as each pattern's id. It also re-runs spaCy on
-every message; this reads the doc SpacyNLP already made.
+every message; this reads the doc SpacyNLP already made, of the whole message: a condition named
+in the story before the question counts (QuestionFocus keeps that doc aside).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rasa.nlu.constants import SPACY_DOCS
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from nlu_components.question_focus import FULL_TEXT_DOC
 from nlu_components.stateless import StatelessComponent
 
 # spaCy label -> Rasa entity name (domain.yml)
@@ -26,7 +28,7 @@ class SpacyRulerEntityExtractor(StatelessComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            doc = message.get(SPACY_DOCS[TEXT])
+            doc = message.get(FULL_TEXT_DOC) or message.get(SPACY_DOCS[TEXT])
             if doc is None:
                 continue
             entities = [

@@ -1,0 +1,101 @@
+"""Language detector: a message not in English gets a short reply in its own language.
+
+The assistant answers in English only (its one source, the clinic's article, is in English).
+Language identification is `lingua` (lingua-language-detector: n-gram models shipped in its
+wheel, accurate on short text), restricted to English and the languages the clinic's patients
+write most after it, which keeps its models at ~130 MB of memory. Short English messages with
+typos ("kyfoplasty wat iz it") look foreign to any detector, so a message whose words are mostly
+English words (the spaCy pipeline's lemma table) is English whatever the detector says.
+
+A message in another language gets intent `other_language` and entity `language` (ISO 639-1);
+the red-flag detector, which runs after this, still turns an emergency into `red_flag`.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from lingua import Language, LanguageDetector, LanguageDetectorBuilder
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.nlu.utils.spacy_utils import SpacyModel
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from spacy.tokens import Doc
+
+from nlu_components.overrides import add_entities, override_intent
+from nlu_components.question_focus import FULL_TEXT, FULL_TEXT_DOC
+from nlu_components.stateless import StatelessComponent
+
+OTHER_LANGUAGE_INTENT = "other_language"
+LANGUAGE_ENTITY = "language"
+LANGUAGES = (
+    Language.ENGLISH, Language.SPANISH, Language.CHINESE, Language.VIETNAMESE, Language.TAGALOG,
+    Language.ARABIC, Language.FRENCH, Language.KOREAN, Language.RUSSIAN,
+)  # fmt: skip
+# At least this share of a message's words must be English words for it to count as English.
+MIN_ENGLISH_SHARE = 0.5
+# A language other than English needs at least this confidence (lingua's, 0..1).
+MIN_CONFIDENCE = 0.5
+
+
+def build_detector() -> LanguageDetector:
+    return LanguageDetectorBuilder.from_languages(*LANGUAGES).with_preloaded_language_models().build()
+
+
+class LanguageIdentifier:
+    """Tells the language of a message: None for English, else an ISO 639-1 code ("es")."""
+
+    def __init__(self, english_words: Dict[str, object], detector: Optional[LanguageDetector] = None) -> None:
+        self.english_words = english_words  # anything supporting `word in english_words`
+        self.detector = detector or build_detector()
+
+    def english_share(self, doc: Doc) -> float:
+        words = [t.lower_ for t in doc if t.is_alpha and t.is_ascii and len(t) > 1]
+        latin_letters = sum(c.isascii() and c.isalpha() for c in doc.text)
+        letters = sum(c.isalpha() for c in doc.text)
+        if not letters or latin_letters < letters / 2:
+            return 0.0  # mostly another script
+        if not words:
+            return 1.0
+        return sum(w in self.english_words for w in words) / len(words)
+
+    def language(self, text: str, doc: Doc) -> Optional[str]:
+        if self.english_share(doc) >= MIN_ENGLISH_SHARE:
+            return None
+        confidences = self.detector.compute_language_confidence_values(text)
+        if not confidences:
+            return None
+        best = confidences[0]
+        if best.language == Language.ENGLISH or best.value < MIN_CONFIDENCE:
+            return None
+        return best.language.iso_code_639_1.name.lower()
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False, model_from="SpacyNLP"
+)
+class LanguageDetectorComponent(StatelessComponent):
+    """Sets `other_language` and the `language` entity for a message that is not in English."""
+
+    def __init__(self) -> None:
+        self._identifier: Optional[LanguageIdentifier] = None
+
+    def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
+        if self._identifier is None:
+            table = model.model.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+            self._identifier = LanguageIdentifier(table)
+        for message in messages:
+            doc = message.get(FULL_TEXT_DOC) or message.get(SPACY_DOCS[TEXT])
+            text = message.get(FULL_TEXT) or message.get(TEXT)
+            if doc is None or not text:
+                continue
+            code = self._identifier.language(text, doc)
+            if code is not None:
+                mark_language(message, code)
+        return messages
+
+
+def mark_language(message: Message, code: str) -> None:
+    override_intent(message, OTHER_LANGUAGE_INTENT)
+    add_entities(message, [{"entity": LANGUAGE_ENTITY, "value": code, "extractor": "LanguageDetector"}])
