@@ -50,7 +50,7 @@ def _numbers(names: Iterable[str]) -> List[str]:
 
 def _flags(kinds: Iterable[str]) -> List[Dict[str, Any]]:
     """The replies.yml entries of these kinds, most urgent first; unknown kinds are left out."""
-    wanted = set(kinds) - {UNSPECIFIED}
+    wanted = set(kinds)
     return [fields for kind, fields in _texts()["red_flags"].items() if kind in wanted]
 
 

@@ -5,15 +5,17 @@ Language identification is `lingua` (lingua-language-detector: n-gram models shi
 wheel, accurate on short text), restricted to English and the languages the clinic's patients
 write most after it, which keeps its models at ~130 MB of memory. Short English messages with
 typos ("kyfoplasty wat iz it") look foreign to any detector, so a message whose words are mostly
-English words (the spaCy pipeline's lemma table) is English whatever the detector says.
+English words (the spaCy pipeline's lemma table, both its forms and their lemmas, and spaCy's
+English stop words) is English whatever the detector says.
 
-A message in another language gets intent `other_language` and entity `language` (ISO 639-1);
-the red-flag detector, which runs after this, still turns an emergency into `red_flag`.
+A message in another language gets the entity `language` (ISO 639-1): the red-flag detector reads
+it (phrase lists in that language), and the routing component then makes the intent
+`other_language` unless the message is an emergency.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Container, List, Optional
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -21,13 +23,14 @@ from rasa.nlu.constants import SPACY_DOCS
 from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
+from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.lookups import Table
 from spacy.tokens import Doc
 
-from nlu_components.overrides import add_entities, override_intent
+from nlu_components.overrides import add_entities
 from nlu_components.question_focus import FULL_TEXT, FULL_TEXT_DOC
 from nlu_components.stateless import StatelessComponent
 
-OTHER_LANGUAGE_INTENT = "other_language"
 LANGUAGE_ENTITY = "language"
 LANGUAGES = (
     Language.ENGLISH, Language.SPANISH, Language.CHINESE, Language.VIETNAMESE, Language.TAGALOG,
@@ -43,11 +46,22 @@ def build_detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*LANGUAGES).with_preloaded_language_models().build()
 
 
+class EnglishWords:
+    """`word in EnglishWords(table)`: a form or a lemma of spaCy's English lemma table, or a stop word."""
+
+    def __init__(self, lemma_table: Table) -> None:
+        self.table = lemma_table
+        self.lemmas = set(lemma_table.values())
+
+    def __contains__(self, word: str) -> bool:
+        return word in STOP_WORDS or word in self.lemmas or word in self.table
+
+
 class LanguageIdentifier:
     """Tells the language of a message: None for English, else an ISO 639-1 code ("es")."""
 
-    def __init__(self, english_words: Dict[str, object], detector: Optional[LanguageDetector] = None) -> None:
-        self.english_words = english_words  # anything supporting `word in english_words`
+    def __init__(self, english_words: Container[str], detector: Optional[LanguageDetector] = None) -> None:
+        self.english_words = english_words
         self.detector = detector or build_detector()
 
     def english_share(self, doc: Doc) -> float:
@@ -76,7 +90,7 @@ class LanguageIdentifier:
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False, model_from="SpacyNLP"
 )
 class LanguageDetectorComponent(StatelessComponent):
-    """Sets `other_language` and the `language` entity for a message that is not in English."""
+    """Adds the `language` entity to a message that is not in English."""
 
     def __init__(self) -> None:
         self._identifier: Optional[LanguageIdentifier] = None
@@ -84,7 +98,7 @@ class LanguageDetectorComponent(StatelessComponent):
     def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
         if self._identifier is None:
             table = model.model.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
-            self._identifier = LanguageIdentifier(table)
+            self._identifier = LanguageIdentifier(EnglishWords(table))
         for message in messages:
             doc = message.get(FULL_TEXT_DOC) or message.get(SPACY_DOCS[TEXT])
             text = message.get(FULL_TEXT) or message.get(TEXT)
@@ -97,5 +111,4 @@ class LanguageDetectorComponent(StatelessComponent):
 
 
 def mark_language(message: Message, code: str) -> None:
-    override_intent(message, OTHER_LANGUAGE_INTENT)
     add_entities(message, [{"entity": LANGUAGE_ENTITY, "value": code, "extractor": "LanguageDetector"}])

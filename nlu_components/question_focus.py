@@ -35,7 +35,7 @@ AUXILIARIES = {
     "is", "are", "am", "was", "were", "does", "did", "has", "had", "ca", "wo", "is'nt", "isnt", "arent",
 }  # fmt: skip
 # Lemmas of a clause's first word that make it a question or a request for information.
-REQUEST_VERBS = {"tell", "explain", "describe", "wonder", "wondering", "know"}
+REQUEST_VERBS = {"tell", "explain", "describe", "wonder", "wondering", "know", "curious", "ask", "asking"}
 # Words before the real start of a clause: "so how long...", "and can it...".
 FILLERS = {
     "so",

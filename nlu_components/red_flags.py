@@ -41,7 +41,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from nlu_components.language import LANGUAGE_ENTITY
-from nlu_components.overrides import add_entities, override_intent
+from nlu_components.overrides import add_entities
 from nlu_components.question_focus import FULL_TEXT, FULL_TEXT_DOC
 from nlu_components.stateless import StatelessComponent
 
@@ -52,6 +52,10 @@ MULTILINGUAL_PATH = HERE / "red_flags_multilingual.yml"
 RED_FLAG_INTENT = "red_flag"
 RED_FLAG_ENTITY = "red_flag"
 MENTION_ENTITY = "red_flag_mention"
+UNSPECIFIED = "unspecified"  # a possible emergency of no known kind (actions/replies.yml)
+# From this confidence (0..1), DIET's `red_flag` intent alone makes an emergency. Chosen on the
+# red-flag tuning sets: below it, DIET flags ordinary questions ("cut down on the oxycodone").
+CLASSIFIER_CONFIDENCE = 0.8
 CORE_LABEL = "RED_FLAG_CORE"
 # negspacy's clinical cues that misfire on patients' words ("ro", "doubt", "versus"...).
 CLINICAL_CUES_DROPPED = {"doubt", "versus", "ro", "r/o", "evaluate for", "symptoms atypical", "declined"}
@@ -287,11 +291,15 @@ def fold(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def multilingual_phrases() -> Dict[str, List[Tuple[str, str]]]:
-    """Kind -> (language, folded phrase) from red_flags_multilingual.yml."""
+def multilingual_phrases() -> Dict[str, List[Tuple[str, ...]]]:
+    """Kind -> phrases from red_flags_multilingual.yml, each the folded parts that must all occur."""
     entries = _read(MULTILINGUAL_PATH)["kinds"]
     return {
-        kind: [(language, fold(phrase)) for language, phrases in by_language.items() for phrase in phrases]
+        kind: [
+            tuple(fold(part.strip()) for part in phrase.split(" + "))
+            for phrases in by_language.values()
+            for phrase in phrases
+        ]
         for kind, by_language in entries.items()
     }
 
@@ -299,7 +307,11 @@ def multilingual_phrases() -> Dict[str, List[Tuple[str, str]]]:
 def multilingual_kinds(text: str, order: List[str]) -> List[str]:
     """Kinds whose phrases in another language occur in `text`, in `order`."""
     folded = fold(text)
-    found = {kind for kind, phrases in multilingual_phrases().items() if any(p in folded for _, p in phrases)}
+    found = {
+        kind
+        for kind, phrases in multilingual_phrases().items()
+        if any(all(part in folded for part in parts) for parts in phrases)
+    }
     return [kind for kind in order if kind in found]
 
 
@@ -307,13 +319,15 @@ def multilingual_kinds(text: str, order: List[str]) -> List[str]:
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False, model_from="SpacyNLP"
 )
 class RedFlagDetector(StatelessComponent):
-    """Last in the pipeline: decides between an emergency, a mention and no red flag.
+    """Before the FallbackClassifier: marks red flags as entities, and checks DIET's `red_flag`.
 
-    - The patterns find an emergency: intent `red_flag`, one `red_flag` entity per kind.
-    - They find only mentions: `red_flag_mention` entities, and a `red_flag` intent predicted by
-      DIET gives way to the question's own intent (the patterns read negation; DIET does not).
-    - They find nothing: DIET's `red_flag` intent stands, the second net for wordings the
-      patterns do not know (its reply names no kind: call 911, or 988).
+    - `red_flag` entities: kinds happening now (the routing component makes them the intent).
+    - `red_flag_mention` entities: kinds only mentioned; the question gets answered with a
+      conditional emergency line first.
+    - DIET's `red_flag` intent is the second net for wordings the patterns do not know. It stands
+      only when the patterns found no red flag at all and DIET is sure (`CLASSIFIER_CONFIDENCE`);
+      otherwise it gives way to the question's own intent (the patterns read negation, DIET does
+      not), and an unconfirmed one becomes a mention of kind `unspecified`.
     - A message in another language (entity `language`) is checked against its phrase list.
     """
 
@@ -329,12 +343,9 @@ class RedFlagDetector(StatelessComponent):
                 continue
             flags = self._finder.find(doc)
             if any(e.get("entity") == LANGUAGE_ENTITY for e in message.get(ENTITIES, [])):
-                foreign = multilingual_kinds(
-                    message.get(FULL_TEXT) or message.get(TEXT) or "", self._finder.kind_order
-                )
-                flags = RedFlags(
-                    tuple(k for k in self._finder.kind_order if k in flags.emergencies or k in foreign), ()
-                )
+                order = self._finder.kind_order
+                foreign = multilingual_kinds(message.get(FULL_TEXT) or message.get(TEXT) or "", order)
+                flags = RedFlags(tuple(k for k in order if k in flags.emergencies or k in foreign), ())
             annotate(message, flags)
         return messages
 
@@ -344,13 +355,15 @@ def _entity(name: str, kind: str) -> Dict[str, str]:
 
 
 def annotate(message: Message, flags: RedFlags) -> None:
-    """Entities for the red flags; an emergency becomes the intent, a mention demotes DIET's."""
-    add_entities(message, [_entity(RED_FLAG_ENTITY, kind) for kind in flags.emergencies])
-    add_entities(message, [_entity(MENTION_ENTITY, kind) for kind in flags.mentions])
-    if flags.emergencies:
-        override_intent(message, RED_FLAG_INTENT)
-    elif flags.mentions and (message.get(INTENT) or {}).get("name") == RED_FLAG_INTENT:
-        others = [r for r in message.get(INTENT_RANKING_KEY, []) if r.get("name") != RED_FLAG_INTENT]
-        if others:
-            message.set(INTENT, others[0], add_to_output=True)
+    """Adds the red-flag entities; demotes an unconfirmed `red_flag` intent predicted by DIET."""
+    intent = message.get(INTENT) or {}
+    mentions = flags.mentions
+    if intent.get("name") == RED_FLAG_INTENT and not flags.emergencies:
+        if not mentions and intent.get("confidence", 0.0) < CLASSIFIER_CONFIDENCE:
+            mentions = (UNSPECIFIED,)
+        if mentions:
+            others = [r for r in message.get(INTENT_RANKING_KEY, []) if r.get("name") != RED_FLAG_INTENT]
+            message.set(INTENT, others[0] if others else None, add_to_output=True)
             message.set(INTENT_RANKING_KEY, others, add_to_output=True)
+    add_entities(message, [_entity(RED_FLAG_ENTITY, kind) for kind in flags.emergencies])
+    add_entities(message, [_entity(MENTION_ENTITY, kind) for kind in mentions])
