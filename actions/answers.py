@@ -8,9 +8,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.answerability import asks_for_number, gives_number
 from actions.clinic import load_clinic
-from actions.knowledge import Answer, Knowledge, Sentence, load_knowledge
-from actions.replies import fill, menu_reply, utter
+from actions.knowledge import Answer, Knowledge, Sentence, Topic, load_knowledge
+from actions.replies import fill, menu_reply, not_covered_reply, reply_text, utter
 from actions.reply import Reply, buttons_for, evidence, new_reply, reference_list
 
 CANDIDACY = "am_i_a_candidate"
@@ -29,7 +30,12 @@ def message_condition(tracker: Tracker) -> Optional[str]:
 
 
 def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
-    """The answers to the latest question: condition-aware for conditions and candidacy."""
+    """The answers to the latest question: condition-aware for conditions and candidacy.
+
+    "Can it help osteoporosis?" gets the answer about osteoporosis; a fracture alone (what every
+    listed condition leads to) gets that answer and the whole list; "am I a candidate?" gets
+    how candidacy is decided first, then what the article says of the condition named.
+    """
     if intent == CONDITIONS:
         condition = message_condition(tracker)
     elif intent == CANDIDACY:
@@ -37,11 +43,15 @@ def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[
     else:
         condition = None
     about_condition = knowledge.answer_for_condition(condition) if condition else None
-    if intent == CONDITIONS and about_condition:
-        return [about_condition]
-    if about_condition:
-        return [about_condition, knowledge.answers[intent]]
-    return [knowledge.answers[intent]]
+    if about_condition is None:
+        return [knowledge.answers[intent]]
+    if intent == CONDITIONS:
+        return (
+            [about_condition]
+            if condition != GENERIC_CONDITION
+            else [about_condition, knowledge.answers[intent]]
+        )
+    return [knowledge.answers[intent], about_condition]
 
 
 def evidence_of(answers: Sequence[Answer]) -> List[Sentence]:
@@ -86,8 +96,15 @@ class ActionAnswer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        intent = tracker.get_intent_of_latest_message()
-        return utter_answers(dispatcher, tracker, choose_answers(intent, tracker, load_knowledge()))
+        knowledge = load_knowledge()
+        answers = choose_answers(tracker.get_intent_of_latest_message(), tracker, knowledge)
+        if asks_for_number(tracker.latest_message.get("text") or "") and not gives_number(answers):
+            nearby = Topic(
+                "numbers", "How many? How much?", reply_text("no_numbers"), tuple(evidence_of(answers))
+            )
+            utter(dispatcher, tracker, not_covered_reply(nearby))
+            return []
+        return utter_answers(dispatcher, tracker, answers)
 
 
 class ActionTellMeMore(Action):

@@ -9,33 +9,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.clinic import load_clinic
 from actions.guidance import decline_reply
-from actions.knowledge import Topic, load_knowledge
-from actions.replies import (
-    after_care_reply,
-    fill,
-    other_language_reply,
-    reply_text,
-    utter,
-    with_starter_questions,
-)
-from actions.reply import Reply, evidence
+from actions.knowledge import load_knowledge
+from actions.replies import after_care_reply, not_covered_reply, other_language_reply, utter
 
 LANGUAGE_ENTITY = "language"
-
-
-def not_covered_reply(topic: Topic) -> Reply:
-    """The `not_covered` reply: what the article does not say, where to ask, and the article's
-    sentences nearby (none when the topic has none), with the starter questions."""
-    knowledge, clinic = load_knowledge(), load_clinic()
-    return with_starter_questions(
-        "not_covered",
-        f"{fill(topic.text)} {reply_text('not_covered_route')}",
-        call=[clinic.phone],
-        topic=topic.id,
-        **evidence(topic.nearby, knowledge, clinic),
-    )
 
 
 class ActionNotCovered(Action):

@@ -12,8 +12,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clinic import load_clinic
-from actions.knowledge import load_knowledge
-from actions.reply import Reply, buttons_for, call_list, new_reply
+from actions.knowledge import Topic, load_knowledge
+from actions.reply import Reply, buttons_for, call_list, evidence, new_reply
 
 REPLIES_PATH = Path(__file__).resolve().with_name("replies.yml")
 UNSPECIFIED = "unspecified"  # the emergency reply when the red-flag intent comes without a kind
@@ -99,6 +99,19 @@ def other_language_reply(language: Optional[str]) -> Reply:
         fill(texts[code]),
         call=[clinic.phone, clinic.emergency_number, clinic.crisis_line],
         language=code,
+    )
+
+
+def not_covered_reply(topic: Topic) -> Reply:
+    """The `not_covered` reply: what the article does not say, where to ask, and the article's
+    sentences nearby (none when the topic has none), with the starter questions."""
+    knowledge, clinic = load_knowledge(), load_clinic()
+    return with_starter_questions(
+        "not_covered",
+        f"{fill(topic.text)} {reply_text('not_covered_route')}",
+        call=[clinic.phone],
+        topic=topic.id,
+        **evidence(topic.nearby, knowledge, clinic),
     )
 
 

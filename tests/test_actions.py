@@ -156,12 +156,47 @@ def test_a_condition_not_in_the_article_gets_the_list_of_conditions() -> None:
     assert "If your problem is not on this list, the article does not cover it." in reply["text"]
 
 
-def test_can_it_help_me_uses_the_condition_named_earlier() -> None:
+def test_can_it_help_me_says_how_candidacy_is_decided_then_uses_the_condition_named_earlier() -> None:
     (reply,), events = run(ActionAnswer(), tracker("am_i_a_candidate", slots={"condition": "osteoporosis"}))
+    assert reply["text"].startswith("Your doctor decides.")
     assert "Osteoporosis is on the article's list" in reply["text"]
-    assert "Your doctor decides." in reply["text"]
-    assert reply["answer_ids"] == ["condition_osteoporosis", "am_i_a_candidate"]
-    assert events == [SlotSet("last_answers", ["condition_osteoporosis", "am_i_a_candidate"])]
+    assert reply["answer_ids"] == ["am_i_a_candidate", "condition_osteoporosis"]
+    assert events == [SlotSet("last_answers", ["am_i_a_candidate", "condition_osteoporosis"])]
+
+
+def test_a_fracture_alone_gets_its_answer_and_the_whole_list() -> None:
+    state = tracker("conditions_treated", entities=entities("condition", "compression_fracture"))
+    assert reply_of(ActionAnswer(), state)["answer_ids"] == ["condition_compression_fracture", "conditions_treated"]
+
+
+def asked(intent: str, text: str) -> Tracker:
+    state = tracker(intent)
+    state.latest_message["text"] = text
+    return state
+
+
+@pytest.mark.parametrize(
+    "intent, question",
+    [
+        ("invasiveness", "how many cuts will there be, one or two"),
+        ("bone_cement", "how many minutes does the cement take to set"),
+        ("does_it_work", "what percentage of people does it work for?"),
+        ("safety_and_risks", "what are the chances something goes wrong"),
+    ],
+)
+def test_a_question_asking_for_a_number_the_answer_does_not_give_is_declined_with_what_is_nearby(
+    intent: str, question: str
+) -> None:
+    reply = reply_of(ActionAnswer(), asked(intent, question))
+    assert reply["kind"] == "not_covered" and reply["topic"] == "numbers"
+    assert reply["text"].startswith("The article does not give a number for that")
+    assert [q["id"] for q in reply["quotes"]][-1] == KNOWLEDGE.answers[intent].evidence[-1].id
+    assert numbers(reply) == [CLINIC.phone]
+
+
+def test_a_question_asking_for_a_number_the_answer_gives_is_answered() -> None:
+    reply = reply_of(ActionAnswer(), asked("how_it_is_done", "how many steps are there?"))
+    assert reply["kind"] == "answer" and reply["answer_ids"] == ["how_it_is_done"]
 
 
 def test_tell_me_more_continues_with_a_related_answer() -> None:
@@ -208,11 +243,11 @@ def test_unclear_message_offers_the_likeliest_questions() -> None:
 
 def test_unclear_condition_question_naming_a_condition_is_answered() -> None:
     ranking = unclear(("conditions_treated", 0.4), ("out_of_scope", 0.33))
-    state = tracker("nlu_fallback", entities=entities("condition", "compression_fracture"), ranking=ranking)
+    state = tracker("nlu_fallback", entities=entities("condition", "spinal_tumor"), ranking=ranking)
     (reply,), events = run(ActionClarify(), state)
     assert reply["kind"] == "answer"
-    assert "Vertebral compression fractures [5]" in [q["text"] for q in reply["quotes"]]
-    assert events == [SlotSet("last_answers", ["condition_compression_fracture"])]
+    assert "Spinal tumors [5]" in [q["text"] for q in reply["quotes"]]
+    assert events == [SlotSet("last_answers", ["condition_spinal_tumor"])]
 
 
 def test_unclear_message_naming_a_condition_offers_that_conditions_answer_first() -> None:
