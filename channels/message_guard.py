@@ -6,14 +6,12 @@ NLU; the patient is told why and how to go on instead.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Optional
 
+from nlu_components.normalization import normalize_text
+
 MAX_MESSAGE_CHARS = 2000
-# Control characters (NUL, escapes...) except tab and newline.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -22,12 +20,10 @@ class GuardedMessage:
     reply: Optional[str] = None  # set when the message must not go to NLU: say this instead
 
 
-def clean(text: str) -> str:
-    return CONTROL_CHARACTERS.sub(" ", unicodedata.normalize("NFC", text)).strip()
-
-
 def guard(text: str, emergency_number: str) -> GuardedMessage:
-    cleaned = clean(text)
+    """The message in canonical form (nlu_components/normalization.py: NFKC, ASCII apostrophes,
+    no lone surrogates, no control characters), or the reply to send instead of running NLU."""
+    cleaned = normalize_text(text)
     if not cleaned:
         return GuardedMessage(cleaned, "I didn't get a message. Please type your question about kyphoplasty.")
     if len(cleaned) > MAX_MESSAGE_CHARS:

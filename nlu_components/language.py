@@ -36,9 +36,15 @@ LANGUAGES = (
     Language.ENGLISH, Language.SPANISH, Language.CHINESE, Language.VIETNAMESE, Language.TAGALOG,
     Language.ARABIC, Language.FRENCH, Language.KOREAN, Language.RUSSIAN,
 )  # fmt: skip
-# At least this share of a message's words must be English words for it to count as English.
+# Chosen on the other-language cases of tests/patient_questions/tuning.yml and the unit tests:
+# a message whose words are at least this share (0..1) English words is English;
 MIN_ENGLISH_SHARE = 0.5
-# A language other than English needs at least this confidence (lingua's, 0..1).
+# a message of fewer words, some English, ("hi", "hola", "ok") is English too: too short to tell;
+MIN_WORDS = 2
+# below this share, another language needs MIN_CONFIDENCE_FOREIGN of lingua's confidence (0..1),
+FOREIGN_SHARE = 0.25
+MIN_CONFIDENCE_FOREIGN = 0.2
+# above it, MIN_CONFIDENCE and more than English.
 MIN_CONFIDENCE = 0.5
 
 
@@ -65,25 +71,31 @@ class LanguageIdentifier:
         self.detector = detector or build_detector()
 
     def english_share(self, doc: Doc) -> float:
-        words = [t.lower_ for t in doc if t.is_alpha and t.is_ascii and len(t) > 1]
-        latin_letters = sum(c.isascii() and c.isalpha() for c in doc.text)
-        letters = sum(c.isalpha() for c in doc.text)
-        if not letters or latin_letters < letters / 2:
-            return 0.0  # mostly another script
-        if not words:
-            return 1.0
-        return sum(w in self.english_words for w in words) / len(words)
+        """The share (0..1) of the message's words that are English words; 0.0 when most of its
+        letters are of another script (Chinese, Arabic, Cyrillic...)."""
+        letters = [c for c in doc.text if c.isalpha()]
+        if not letters or sum(c.isascii() for c in letters) < len(letters) / 2:
+            return 0.0
+        words = [t.lower_ for t in doc if t.is_alpha and len(t) > 1]
+        return sum(w in self.english_words for w in words) / len(words) if words else 1.0
 
     def language(self, text: str, doc: Doc) -> Optional[str]:
-        if self.english_share(doc) >= MIN_ENGLISH_SHARE:
+        share = self.english_share(doc)
+        words = sum(t.is_alpha and len(t) > 1 for t in doc)
+        if share >= MIN_ENGLISH_SHARE or (share > 0 and words < MIN_WORDS):
             return None
-        confidences = self.detector.compute_language_confidence_values(text)
+        confidences = {
+            c.language: c.value for c in self.detector.compute_language_confidence_values(text.lower())
+        }
+        english = confidences.pop(Language.ENGLISH, 0.0)
         if not confidences:
             return None
-        best = confidences[0]
-        if best.language == Language.ENGLISH or best.value < MIN_CONFIDENCE:
+        best = max(confidences, key=confidences.__getitem__)
+        # Hardly an English word: the likeliest other language, unless the detector has no idea.
+        needed = MIN_CONFIDENCE if share >= FOREIGN_SHARE else MIN_CONFIDENCE_FOREIGN
+        if confidences[best] < needed or (share >= FOREIGN_SHARE and confidences[best] <= english):
             return None
-        return best.language.iso_code_639_1.name.lower()
+        return best.iso_code_639_1.name.lower()
 
 
 @DefaultV1Recipe.register(

@@ -1,0 +1,93 @@
+"""What the project's own NLU components cost per message, measured inside the trained model.
+
+    python -m evaluation.component_cost          # prints JSON: ms per message, p50/p95, per component
+
+Loads the model in this process, wraps the `process` of each component of nlu_components/ with
+a timer, parses the patient-questions sets' messages (warm-up first) and reports, per component
+and in total, the time per message (ms): what answering the question asked, red flags, languages
+and after-care add on top of Rasa's own pipeline. Timings are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+import yaml
+from rasa.core.agent import Agent
+
+from evaluation.load import percentile
+from nlu_components.answerability import AnswerabilityCheck
+from nlu_components.language import LanguageDetectorComponent
+from nlu_components.normalization import MessageNormalizer
+from nlu_components.paths import PROJECT_ROOT
+from nlu_components.question_focus import QuestionFocus
+from nlu_components.red_flags import RedFlagDetector
+from nlu_components.routing import SafetyRouting
+from scripts.train import MODEL_PATH
+
+COMPONENTS = (MessageNormalizer, QuestionFocus, LanguageDetectorComponent, RedFlagDetector,
+              AnswerabilityCheck, SafetyRouting)  # fmt: skip
+SETS = PROJECT_ROOT / "tests" / "patient_questions"
+
+
+def messages() -> List[str]:
+    return [
+        c["text"]
+        for part in ("tuning", "heldout")
+        for c in yaml.safe_load((SETS / f"{part}.yml").read_text())["cases"]
+    ]
+
+
+def timed(name: str, method: Callable[..., Any], spent: Dict[str, List[float]]) -> Callable[..., Any]:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        result = method(self, *args, **kwargs)
+        spent[name].append((time.perf_counter() - started) * 1000)
+        return result
+
+    return wrapper
+
+
+def measure(model: Path = MODEL_PATH, rounds: int = 2) -> Dict[str, Any]:
+    """`{component: {p50_ms, p95_ms}, "all_components": ..., "whole_parse": ...}` per message."""
+    spent: Dict[str, List[float]] = defaultdict(list)
+    for component in COMPONENTS:
+        component.process = timed(component.__name__, component.process, spent)  # type: ignore[method-assign]
+    agent = Agent.load(str(model))
+    texts = messages()
+
+    async def parse_all() -> List[float]:
+        totals = []
+        for text in texts:
+            started = time.perf_counter()
+            await agent.parse_message(text)
+            totals.append((time.perf_counter() - started) * 1000)
+        return totals
+
+    asyncio.run(parse_all())  # warm-up: lazy models, compiled graphs
+    spent.clear()
+    whole = [t for _ in range(rounds) for t in asyncio.run(parse_all())]
+    per_message = [sum(spent[c.__name__][i] for c in COMPONENTS) for i in range(len(whole))]
+
+    def summary(values: List[float]) -> Dict[str, float]:
+        ordered = sorted(values)
+        return {"p50_ms": round(percentile(ordered, 0.5), 3), "p95_ms": round(percentile(ordered, 0.95), 3)}
+
+    report = {c.__name__: summary(spent[c.__name__]) for c in COMPONENTS}
+    report["all_components"] = summary(per_message)
+    report["whole_parse"] = summary(whole)
+    report["messages"] = len(whole)
+    return report
+
+
+def main() -> None:
+    print(json.dumps(measure(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""The project's NLU components, each on its own: normalisation and payloads, the question focus,
+language identification, after-care signs, the answerability check and the safety routing."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import pytest
+import spacy
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from nlu_components.after_care import AfterCareFinder
+from nlu_components.answerability import AnswerabilityCheck, content_lemmas
+from nlu_components.language import EnglishWords, LanguageIdentifier
+from nlu_components.normalization import guarded_text, is_exact_payload, normalize_text
+from nlu_components.question_focus import FULL_TEXT_DOC, question_focus
+from nlu_components.routing import SafetyRouting
+
+NLP = spacy.load("en_kyphoplasty")
+
+
+def doc(text: str) -> spacy.tokens.Doc:
+    return NLP(text.lower())  # as Rasa's SpacyNLP does
+
+
+@pytest.mark.parametrize(
+    "raw, canonical",
+    [
+        ("Ｉ ｃａｎ'ｔ ｂｒｅａｔｈｅ", "I can't breathe"),
+        ("I can\u2019t feel my legs", "I can't feel my legs"),
+        ("I can't breathe \ud83d", "I can't breathe \ufffd"),
+        ("  what\x00 is\x1b it  ", "what  is  it"),
+    ],
+)
+def test_messages_are_put_in_one_canonical_form(raw: str, canonical: str) -> None:
+    assert normalize_text(raw) == canonical
+    assert normalize_text(canonical) == canonical
+
+
+@pytest.mark.parametrize(
+    "text, exact",
+    [
+        ("/thank", True),
+        ('/conditions_treated{"condition": "osteoporosis"}', True),
+        ("/thank{ chest pain", False),
+        ("/greet@ I can't breathe", False),
+        ("/greet@0.99", False),
+        ('/conditions_treated{"condition": "I cannot breathe"}', False),
+        ('/conditions_treated{"condition": ["legs"]}', False),
+        ("/ what is it", False),
+    ],
+)
+def test_only_the_exact_payloads_of_buttons_count_as_payloads(text: str, exact: bool) -> None:
+    assert is_exact_payload(text) is exact
+    assert guarded_text(text).startswith("/") is exact
+
+
+@pytest.mark.parametrize(
+    "message, focus",
+    [
+        (
+            "my dad fell last week and the doctor said he has a fracture. can you tell me how it works?",
+            "can you tell me how it works?",
+        ),
+        (
+            "I'm 70 with osteoporosis and a painful fracture, how do I find out if I'm a candidate?",
+            "how do i find out if i'm a candidate?",
+        ),
+        ("no numbness in my legs, just curious how long recovery usually is", None),
+        ("my mom has osteoporosis. can it help her?", None),  # says little alone: keeps its story
+        ("is the bone cement poisonous? does it stay in you forever?", None),  # all questions
+        ("what is kyphoplasty", None),
+    ],
+)
+def test_the_question_decides_and_the_story_stays_context(message: str, focus: Any) -> None:
+    found = question_focus(doc(message))
+    assert found == focus or (focus is None and found is not None and "recovery" in found)
+
+
+@pytest.fixture(scope="module")
+def language() -> LanguageIdentifier:
+    table = NLP.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+    return LanguageIdentifier(EnglishWords(table))
+
+
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("how long is recovry time", None),
+        ("kyfoplasty wat iz it", None),
+        ("mum had it done, is she ok", None),
+        ("¿Qué es la cifoplastia y duele mucho?", "es"),
+        ("这个手术安全吗", "zh"),
+        ("Phẫu thuật này có an toàn không?", "vi"),
+        ("masakit ba ang kyphoplasty pagkatapos", "tl"),
+        ("هل هذه العملية آمنة؟", "ar"),
+        ("Est-ce que la cyphoplastie fait mal ?", "fr"),
+        ("이 수술은 안전한가요?", "ko"),
+        ("Эта операция безопасна?", "ru"),
+    ],
+)
+def test_the_language_of_a_message(language: LanguageIdentifier, text: str, code: Any) -> None:
+    assert language.language(text, doc(text)) == code
+
+
+@pytest.mark.parametrize(
+    "text, after_care",
+    [
+        ("I had it two weeks ago and the pain is back, is that normal?", True),
+        ("mum had her kyphoplasty on monday and she's really sore where the needle went", True),
+        ("since the procedure my back feels stiff", True),
+        ("I have a procedure next week and I'm worried about the pain", False),
+        ("how long is the recovery after kyphoplasty?", False),
+        ("I had kyphoplasty two weeks ago, when can I drive?", False),
+    ],
+)
+def test_after_care_needs_a_past_procedure_and_how_the_patient_feels(text: str, after_care: bool) -> None:
+    assert AfterCareFinder(NLP).describes_after_care(doc(text)) is after_care
+
+
+def message(text: str, intent: str, ranking: List[str], entities: List[Dict[str, Any]]) -> Message:
+    parsed = doc(text)
+    result = Message(data={TEXT: text, SPACY_DOCS[TEXT]: parsed, FULL_TEXT_DOC: parsed, ENTITIES: entities})
+    result.set(INTENT, {"name": intent, "confidence": 0.9})
+    result.set(INTENT_RANKING_KEY, [{"name": n, "confidence": 0.9 - i / 10} for i, n in enumerate(ranking)])
+    return result
+
+
+def checker(counts: Dict[str, Dict[str, int]]) -> AnswerabilityCheck:
+    config = {
+        **AnswerabilityCheck.get_default_config(),
+        "entity_answered_intents": {"conditions_treated": "condition"},
+        "unchecked_intents": ["greet"],
+    }
+    return AnswerabilityCheck(config, None, None, counts)  # type: ignore[arg-type]
+
+
+COUNTS = {
+    "toxic": {"cement_material": 9, "specific_risks": 1},
+    "cement": {"bone_cement": 30, "cement_material": 20},
+    "yoga": {"out_of_scope": 4},
+    "thin": {"prevent_first_fracture": 8},
+    "hospital": {"hospital_stay": 5, "vs_vertebroplasty": 1, "recovery": 3},
+}
+
+
+@pytest.mark.parametrize(
+    "text, intent, entities, expected",
+    [
+        ("is the bone cement toxic", "bone_cement", [], "cement_material"),
+        ("is yoga safe", "safety_and_risks", [], "out_of_scope"),
+        ("is the cement hard", "bone_cement", [], "bone_cement"),  # every word seen: answered
+        ("can they fix thin bones", "conditions_treated", [{"entity": "condition"}], "conditions_treated"),
+        ("a hospital said so, what is it", "what_is_kyphoplasty", [], "what_is_kyphoplasty"),  # 5 of 9: < 0.8
+        ("hello is yoga ok", "greet", [], "greet"),
+    ],
+)
+def test_a_covered_answer_gives_way_when_the_question_asks_an_uncovered_detail(
+    text: str, intent: str, entities: List[Dict[str, Any]], expected: str
+) -> None:
+    checked = checker(COUNTS).process([message(text, intent, [intent], entities)])[0]
+    assert checked.get(INTENT)["name"] == expected
+
+
+def test_entity_words_are_not_focus_words() -> None:
+    assert "thin" not in content_lemmas(message("can it help thin bones", "x", ["x"], []))
+
+
+@pytest.mark.parametrize(
+    "entities, text, expected",
+    [
+        ([{"entity": "red_flag", "value": "legs"}, {"entity": "language", "value": "es"}], "x", "red_flag"),
+        ([{"entity": "language", "value": "es"}], "I had it last week and it hurts", "other_language"),
+        ([], "I had it last week and it hurts", "after_care"),
+        ([], "thanks, I had it last week and it hurts a bit less now", "thank"),
+        ([], "what is kyphoplasty", "what_is_kyphoplasty"),
+    ],
+)
+def test_safety_routing_puts_emergencies_first_then_languages_then_after_care(
+    entities: List[Dict[str, Any]], text: str, expected: str
+) -> None:
+    intent = "thank" if text.startswith("thanks") else "what_is_kyphoplasty"
+    routed = SafetyRouting().process([message(text, intent, [intent], entities)], NLP_MODEL)[0]
+    assert routed.get(INTENT)["name"] == expected
+
+
+def test_a_classifier_red_flag_behind_an_unclear_message_is_still_an_emergency() -> None:
+    unclear = message("I can't go on", "nlu_fallback", ["nlu_fallback", "red_flag", "greet"], [])
+    assert SafetyRouting().route(unclear) == "red_flag"
+
+
+class _SpacyModel:
+    model = NLP
+
+
+NLP_MODEL = _SpacyModel()
