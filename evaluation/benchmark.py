@@ -23,19 +23,27 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 import yaml
 from tqdm import tqdm
 
-from evaluation.dialogue_cases import evaluate, load_cases, summary
+from actions.knowledge import load_knowledge
+from evaluation.component_cost import measure as component_cost
+from evaluation.dialogue_cases import Case, evaluate, load_cases, summary, widget_chat
 from evaluation.load import percentile
+from evaluation.patient_questions import SETS as PATIENT_QUESTIONS
+from evaluation.patient_questions import by_tag, figures
+from evaluation.red_flag_sets import judge_red_flags
+from evaluation.retrieval_peer import RetrievalPeer, evidence_by_answer, tune_threshold
+from evaluation.retrieval_peer import judge as judge_peer
 from evaluation.servers import running_assistant
 from nlu_components.paths import PROJECT_ROOT
 
 RASA = str(Path(sys.executable).with_name("rasa"))
 HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
 DIALOGUES = PROJECT_ROOT / "tests" / "dialogues" / "dev_cases.yml"
+RED_FLAGS_FINAL = PROJECT_ROOT / "tests" / "red_flags" / "final.yml"
 VARIANTS = {
     "assistant": PROJECT_ROOT / "config.yml",
     "baseline": PROJECT_ROOT / "evaluation" / "baseline_config.yml",
@@ -58,7 +66,7 @@ class Settings:
     def of(cls, quick: bool) -> Settings:
         if quick:
             return cls(quick, epochs=2, folds=2, latency_requests=20, dialogue_cases=20, load_seconds=2)
-        return cls(quick, epochs=0, folds=3, latency_requests=300, dialogue_cases=200, load_seconds=20)
+        return cls(quick, epochs=0, folds=3, latency_requests=300, dialogue_cases=10_000, load_seconds=20)
 
 
 def rasa(*arguments: str) -> None:
@@ -140,6 +148,11 @@ def resident_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def sample_of(cases: List[Case], settings: Settings) -> List[Case]:
+    """Every case, or an even sample of `settings.dialogue_cases` of them."""
+    return cases[:: max(1, len(cases) // settings.dialogue_cases)][: settings.dialogue_cases]
+
+
 def served(model: Path, settings: Settings, folder: Path) -> Dict[str, Any]:
     """Everything measured against the running servers: start, latency, memory, dialogues, load."""
     results: Dict[str, Any] = {}
@@ -163,10 +176,11 @@ def served(model: Path, settings: Settings, folder: Path) -> Dict[str, Any]:
             "all": [round(value, 2) for value in latencies],
         }
         results["server_rss_mb"] = resident_mb(assistant.rasa_pid)
-        cases = load_cases(DIALOGUES)
-        sample = cases[:: max(1, len(cases) // settings.dialogue_cases)][: settings.dialogue_cases]
-        verdicts = evaluate(sample, assistant.chat)
-        results["dialogues"] = summary(verdicts)
+        chat = widget_chat(assistant.base_url)
+        results["dialogues"] = summary(evaluate(sample_of(load_cases(DIALOGUES), settings), chat))
+        heldout = evaluate(sample_of(load_cases(PATIENT_QUESTIONS / "heldout.yml"), settings), chat)
+        results["patient_questions"] = {"figures": figures(heldout), "by_tag": by_tag(heldout)}
+        results["red_flags_final"] = judge_red_flags(RED_FLAGS_FINAL, chat, settings.dialogue_cases)
         results["load"] = [
             json.loads(
                 subprocess.run(
@@ -203,9 +217,30 @@ def measure_variant(name: str, settings: Settings, work: Path, step: Callable[[s
     results.update(heldout_quality(model, fallback_threshold(config), folder / "heldout"))
     step(f"{name}: cross-validation")
     results.update(cross_validation(config, settings.folds, folder / "cv"))
-    step(f"{name}: servers, latency, dialogues, load")
+    step(f"{name}: servers, latency, dialogues, patient questions, red flags, load")
     results.update(served(model, settings, folder))
+    if name == "assistant":
+        results["component_cost"] = component_cost(model, rounds=1 if settings.quick else 3)
     return results
+
+
+def retrieval_peer(settings: Settings) -> Dict[str, Any]:
+    """The BM25 peer, its threshold tuned on the tuning part, judged on the held-out part."""
+    knowledge = load_knowledge()
+    threshold = tune_threshold(knowledge, load_cases(PATIENT_QUESTIONS / "tuning.yml"))
+    heldout = sample_of(load_cases(PATIENT_QUESTIONS / "heldout.yml"), settings)
+    evidence = evidence_by_answer(knowledge)
+    outcomes = [v.outcome(evidence) for v in judge_peer(RetrievalPeer(knowledge, threshold), heldout)]
+    covered = [o for v, o in zip(heldout, outcomes) if v.expect == "answer"]
+    uncovered = [o for v, o in zip(heldout, outcomes) if v.expect == "decline"]
+    return {
+        "threshold": round(threshold, 3),
+        "answered_right": round(covered.count("right") / len(covered), 4),
+        "answered_wrong": round(outcomes.count("wrong") / len(outcomes), 4),
+        "uncovered_declined_honestly": round(uncovered.count("right") / len(uncovered), 4),
+        "emergency_recall": 0.0,
+        "right_overall": round(outcomes.count("right") / len(outcomes), 4),
+    }
 
 
 def flat_figures(results: Dict[str, Any]) -> Dict[str, float]:
@@ -220,6 +255,11 @@ def flat_figures(results: Dict[str, Any]) -> Dict[str, float]:
         total = sum(counts.values())
         for outcome in ("right", "wrong"):
             figures[f"dialogues_{expect}_{outcome}"] = round(counts.get(outcome, 0) / total, 4)
+    figures.update({f"heldout_{k}": v for k, v in results["patient_questions"]["figures"].items()})
+    figures.update({f"red_flags_final_{k}": v for k, v in results["red_flags_final"].items()})
+    if "component_cost" in results:
+        figures["nlu_components_p50_ms"] = results["component_cost"]["all_components"]["p50_ms"]
+        figures["nlu_components_p95_ms"] = results["component_cost"]["all_components"]["p95_ms"]
     return figures
 
 
@@ -238,6 +278,20 @@ def markdown(report: Dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     lines += [f"| {k} | {a[k]} | {b.get(k)} | {r.get(k)} |" for k in a]
+    peer = report["retrieval_peer"]
+    lines += [
+        "",
+        f"Patient questions, held-out part: the assistant, the baseline and the BM25 retrieval peer "
+        f"(threshold {peer['threshold']}, tuned on the tuning part).",
+        "",
+        "| figure | assistant | `rasa init` baseline | retrieval peer |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {k} | {a[f'heldout_{k}']} | {b.get(f'heldout_{k}')} | {peer.get(k, '')} |"
+        for k in ("answered_right", "answered_wrong", "uncovered_declined_honestly", "did_you_mean",
+                  "emergency_recall", "right_overall")
+    ]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -303,6 +357,7 @@ def main() -> None:
         "settings": {**settings.__dict__, "concurrency": list(settings.concurrency)},
         "figures": figures,
         "ratios": ratios(figures["assistant"], figures["baseline"]),
+        "retrieval_peer": retrieval_peer(settings),
         "details": variants,
     }
     (arguments.out / "report.json").write_text(json.dumps(report, indent=2))

@@ -166,7 +166,10 @@ def test_can_it_help_me_says_how_candidacy_is_decided_then_uses_the_condition_na
 
 def test_a_fracture_alone_gets_its_answer_and_the_whole_list() -> None:
     state = tracker("conditions_treated", entities=entities("condition", "compression_fracture"))
-    assert reply_of(ActionAnswer(), state)["answer_ids"] == ["condition_compression_fracture", "conditions_treated"]
+    assert reply_of(ActionAnswer(), state)["answer_ids"] == [
+        "condition_compression_fracture",
+        "conditions_treated",
+    ]
 
 
 def asked(intent: str, text: str) -> Tracker:
