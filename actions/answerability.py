@@ -14,10 +14,10 @@ from typing import Sequence
 
 from actions.knowledge import Answer
 
-# "How many", "how much", "how often", "how likely", "what percentage", "what are the chances",
-# "success rate", "how long ... in minutes/hours".
+# "How many", "how often", "how likely", "what percentage", "what are the chances", "success
+# rate", "in minutes/hours" ("how much" is left out: "how much downtime?" asks how long, not a count).
 ASKS_FOR_NUMBER = re.compile(
-    r"\bhow\s+(many|much|often|likely)\b"
+    r"\bhow\s+(many|often|likely)\b"
     r"|\bwhat\s+(percent|percentage|proportion|fraction|share|odds|chance|chances|rate|number)\b"
     r"|\bwhat\s+(are|is)\s+the\s+(odds|chances?|rates?|numbers?|statistics|stats)\b"
     r"|\b(success|failure|complication|risk)\s+rates?\b|\bpercent(age)?\b|%"
