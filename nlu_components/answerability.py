@@ -9,8 +9,9 @@ answer (the known-unknown topics of knowledge/not_covered.yml and `out_of_scope`
 Trained on the NLU data: for every intent, the content lemmas of its examples (their question
 part, as QuestionFocus leaves it). At prediction, for a message classified as a covered answer,
 each content lemma of its question that the chosen intent has never seen is evidence for the
-uncovered intents it is typical of (at least `min_examples` examples, at least `min_share` of
-them uncovered). The uncovered intent with the most evidence replaces the prediction, with
+uncovered intents it is typical of (at least `min_examples` examples of answers, covered or not,
+at least `min_share` of them uncovered; conversation and safety intents do not count). The
+uncovered intent with the most evidence replaces the prediction, with
 confidence 1.0: the question asks what the article does not say. Costs well under a
 millisecond a message (set lookups on the message's words).
 """
@@ -91,7 +92,8 @@ class AnswerabilityCheck(GraphComponent):
             "topics"
         ]
         self.uncovered = set(topics) | set(config["uncovered_intents"])
-        self.unchecked = set(config["unchecked_intents"]) | self.uncovered | {FALLBACK_INTENT}
+        self.not_answers = set(config["unchecked_intents"])
+        self.unchecked = self.not_answers | self.uncovered | {FALLBACK_INTENT}
 
     @classmethod
     def create(
@@ -153,7 +155,8 @@ class AnswerabilityCheck(GraphComponent):
         """The uncovered intent the question's unseen words point to, or None."""
         evidence: Counter = Counter()
         for lemma in lemmas:
-            by_intent = self.counts.get(lemma, {})
+            # Conversation and safety intents are no answers: their words say nothing here.
+            by_intent = {i: n for i, n in self.counts.get(lemma, {}).items() if i not in self.not_answers}
             total = sum(by_intent.values())
             if by_intent.get(intent) or total < self.config["min_examples"]:
                 continue

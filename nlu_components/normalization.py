@@ -5,8 +5,10 @@ posing as a button payload.
   compatibility forms become plain letters, so patterns and models see what the patient meant.
 - Phones type curly apostrophes and quotes (U+2019 in "can't"): they become ASCII, as in the
   training data.
-- A lone UTF-16 surrogate (half of a cut-off emoji, `"\\ud83d"`) makes spaCy's tokenizer raise;
-  it becomes U+FFFD. Control characters become spaces.
+- A lone UTF-16 surrogate (half of a cut-off emoji, `"\\ud83d"`) makes spaCy's tokenizer raise,
+  and characters the MiniLM tokenizer silently drops (U+FFFD, zero-width and other format
+  characters) leave a spaCy token without word pieces, which makes DIET raise: they are removed.
+  Control characters become spaces.
 - Rasa treats a message that starts with `/` as a payload (`/intent{"entity": "value"}`) and
   replaces the NLU result with it, red-flag detection included. Only the exact payloads our
   buttons send may do that (`is_exact_payload`); any other leading `/` is dropped so the text
@@ -38,8 +40,8 @@ ENTITY_VALUE = re.compile(r"^[a-z_]{1,64}$")
 
 def normalize_text(text: str) -> str:
     """The canonical form of a message (str -> str); idempotent."""
-    text = SURROGATES.sub("\ufffd", text)
-    text = unicodedata.normalize("NFKC", text).translate(TYPOGRAPHIC)
+    text = unicodedata.normalize("NFKC", SURROGATES.sub("", text)).translate(TYPOGRAPHIC)
+    text = "".join(c for c in text if c != "\ufffd" and unicodedata.category(c) != "Cf")
     return CONTROL_CHARACTERS.sub(" ", text).strip()
 
 

@@ -196,8 +196,13 @@ def test_malformed_requests_get_a_400_with_a_reason(
         "<script>alert(1)</script>",
         "<img src=x onerror=alert(1)>",
         "😀😀😀",
+        "👨\u200d👩\u200d👧 what is it",
         "¿Qué es la cifoplastia?",
         "\x00\x07\x1b[31m",
+        "is it safe \ud83d",
+        "is\u200b it\ufffd safe\u00ad?",
+        "\u202eti si tahw",
+        "Ｉｓ ｉｔ ｓａｆｅ？",
     ],
 )
 def test_hostile_or_odd_input_gets_a_plain_reply_that_never_echoes_markup(

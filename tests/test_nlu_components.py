@@ -30,7 +30,8 @@ def doc(text: str) -> spacy.tokens.Doc:
     [
         ("Ｉ ｃａｎ'ｔ ｂｒｅａｔｈｅ", "I can't breathe"),
         ("I can\u2019t feel my legs", "I can't feel my legs"),
-        ("I can't breathe \ud83d", "I can't breathe \ufffd"),
+        ("I can't breathe \ud83d", "I can't breathe"),
+        ("can\u200b it \ufffdhelp\u00ad me\u200d?", "can it help me?"),
         ("  what\x00 is\x1b it  ", "what  is  it"),
     ],
 )
