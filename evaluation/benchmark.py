@@ -44,12 +44,18 @@ RASA = str(Path(sys.executable).with_name("rasa"))
 HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
 DIALOGUES = PROJECT_ROOT / "tests" / "dialogues" / "dev_cases.yml"
 RED_FLAGS_FINAL = PROJECT_ROOT / "tests" / "red_flags" / "final.yml"
+# A full run's report is kept here and its tables go into the README between these markers.
+LATEST_REPORT = PROJECT_ROOT / "evaluation" / "reports" / "latest.json"
+README_PATH = PROJECT_ROOT / "README.md"
+README_BEGIN, README_END = "<!-- benchmark report: begin -->", "<!-- benchmark report: end -->"
 VARIANTS = {
     "assistant": PROJECT_ROOT / "config.yml",
     "baseline": PROJECT_ROOT / "evaluation" / "baseline_config.yml",
 }
 LATENCY_QUESTIONS = ["what is kyphoplasty", "how long is the recovery", "is it safe", "how much does it cost"]
-UNCOVERED, RED_FLAG = "out_of_scope", "red_flag"
+RED_FLAG = "red_flag"
+# The intents whose reply is an honest decline: out of scope and the known-unknown topics.
+UNCOVERED = frozenset({"out_of_scope", *load_knowledge().topics})
 
 
 @dataclass(frozen=True)
@@ -114,17 +120,17 @@ def heldout_quality(model: Path, threshold: float, folder: Path) -> Dict[str, An
     ]
 
     def declined(predicted: str, confidence: float) -> bool:
-        return predicted == UNCOVERED or confidence < threshold
+        return predicted in UNCOVERED or confidence < threshold
 
-    uncovered = [r for r in rows if r[0] == UNCOVERED]
-    covered = [r for r in rows if r[0] not in (UNCOVERED, RED_FLAG)]
+    uncovered = [r for r in rows if r[0] in UNCOVERED]
+    covered = [r for r in rows if r[0] not in UNCOVERED and r[0] != RED_FLAG]
     red_flags = [r for r in rows if r[0] == RED_FLAG]
     return {
         "intent_accuracy": round(report["accuracy"], 4),
         "intent_macro_f1": round(report["macro avg"]["f1-score"], 4),
         "uncovered_declined": round(sum(declined(p, c) for _, p, c in uncovered) / len(uncovered), 4),
         "covered_wrongly_declined": round(
-            sum(p == UNCOVERED and c >= threshold for _, p, c in covered) / len(covered), 4
+            sum(p in UNCOVERED and c >= threshold for _, p, c in covered) / len(covered), 4
         ),
         "covered_below_threshold": round(sum(c < threshold for _, _, c in covered) / len(covered), 4),
         "red_flag_recall": round(sum(p == RED_FLAG for _, p, _ in red_flags) / len(red_flags), 4),
@@ -295,6 +301,18 @@ def markdown(report: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def publish(report: Dict[str, Any]) -> None:
+    """Keeps a full run's report (without per-request timings) and puts its tables in the README."""
+    kept = {**report, "details": {name: {k: v for k, v in results.items() if k != "latency_ms"}
+                                  for name, results in report["details"].items()}}  # fmt: skip
+    LATEST_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    LATEST_REPORT.write_text(json.dumps(kept, indent=2) + "\n", encoding="utf-8")
+    readme = README_PATH.read_text(encoding="utf-8")
+    before, rest = readme.split(README_BEGIN)
+    after = rest.split(README_END)[1]
+    README_PATH.write_text(f"{before}{README_BEGIN}\n{markdown(report)}{README_END}{after}", encoding="utf-8")
+
+
 def plots(report: Dict[str, Any], variants: Dict[str, Dict[str, Any]], out: Path) -> None:
     import matplotlib
 
@@ -362,6 +380,8 @@ def main() -> None:
     }
     (arguments.out / "report.json").write_text(json.dumps(report, indent=2))
     (arguments.out / "report.md").write_text(markdown(report))
+    if not settings.quick:
+        publish(report)
     plots(report, variants, arguments.out)
     print(markdown(report))
     print(f"Report: {arguments.out}/report.json, report.md, latency_and_load.png, confusion_*.png")

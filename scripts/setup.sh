@@ -12,10 +12,10 @@ REQUIREMENTS="${REQUIREMENTS:-requirements-dev.txt}"
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 find_python() {
-  # Rasa 3.6 supports Python 3.8-3.10; prefer the newest of those. A pyenv shim exists for
-  # every installed version but fails unless selected, hence the trial run.
+  # Rasa 3.6 supports Python 3.8-3.10 and the language detector (lingua) needs 3.10: 3.10 it is.
+  # A pyenv shim exists for every installed version but fails unless selected, hence the trial run.
   local version found
-  for version in 3.10 3.9 3.8; do
+  for version in 3.10; do
     if "python$version" -c 'import venv' >/dev/null 2>&1; then
       command -v "python$version"
       return 0
@@ -35,7 +35,7 @@ hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 if [ ! -x "$VENV/bin/python" ]; then
   PYTHON="$(find_python)" || {
-    echo "ERROR: Rasa 3.6 needs Python 3.8, 3.9 or 3.10, and none was found." >&2
+    echo "ERROR: this project needs Python 3.10 (Rasa 3.6 runs on 3.8-3.10, lingua on 3.10+), and none was found." >&2
     echo "Install one (for example 'pyenv install 3.10.13') and run this again." >&2
     exit 1
   }

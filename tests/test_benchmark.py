@@ -27,6 +27,13 @@ EXPECTED_FIGURES = {
     "load_1_throughput_per_s",
     "load_10_p95_ms",
     "load_50_errors",
+    "heldout_answered_right",
+    "heldout_answered_wrong",
+    "heldout_uncovered_declined_honestly",
+    "heldout_did_you_mean",
+    "heldout_emergency_recall",
+    "red_flags_final_emergency_recall",
+    "red_flags_final_lookalike_false_alarms",
 }
 
 
@@ -46,6 +53,10 @@ def test_quick_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
         assert [level["concurrency"] for level in report["details"][variant]["load"]] == [1, 10, 50]
         assert all(level["messages"] > 0 for level in report["details"][variant]["load"])
     assert set(report["ratios"]) == set(report["figures"]["assistant"])
+    assert {"nlu_components_p50_ms", "nlu_components_p95_ms"} <= set(report["figures"]["assistant"])
+    peer = {"threshold", "answered_right", "answered_wrong", "emergency_recall"}
+    assert set(report["retrieval_peer"]) >= peer
+    assert "retrieval peer" in (tmp_path / "report.md").read_text()
     assert "| figure | assistant |" in (tmp_path / "report.md").read_text()
     for picture in ("latency_and_load.png", "confusion_assistant.png", "confusion_baseline.png"):
         assert (tmp_path / picture).stat().st_size > 1000

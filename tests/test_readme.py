@@ -1,0 +1,41 @@
+"""The README's numbers come from the code and the last full benchmark: a drift fails here."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import yaml
+
+from evaluation.benchmark import LATEST_REPORT, README_BEGIN, README_END, markdown
+from nlu_components.language import MIN_ENGLISH_SHARE
+from nlu_components.paths import PROJECT_ROOT
+from nlu_components.red_flags import CLASSIFIER_CONFIDENCE
+
+README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+PIPELINE = {p["name"]: p for p in yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())["pipeline"]}
+
+
+def stated(name: str) -> str:
+    """The value the README states for `name`, written as "name: `value`"."""
+    match = re.search(rf"{re.escape(name)}: `([^`]+)`", README)
+    assert match, f"the README does not state {name!r}"
+    return match.group(1)
+
+
+def test_the_readme_states_the_thresholds_the_code_uses() -> None:
+    fallback = PIPELINE["FallbackClassifier"]
+    answerability = PIPELINE["nlu_components.answerability.AnswerabilityCheck"]
+    assert float(stated("fallback threshold")) == fallback["threshold"]
+    assert float(stated("ambiguity threshold")) == fallback["ambiguity_threshold"]
+    assert float(stated("focus-word share")) == answerability["min_share"]
+    assert int(stated("focus-word examples")) == answerability["min_examples"]
+    assert float(stated("classifier red-flag confidence")) == CLASSIFIER_CONFIDENCE
+    assert float(stated("English share")) == MIN_ENGLISH_SHARE
+
+
+def test_the_readme_benchmark_section_is_the_last_full_report() -> None:
+    report = json.loads(LATEST_REPORT.read_text(encoding="utf-8"))
+    assert not report["settings"]["quick"]
+    section = README.split(README_BEGIN)[1].split(README_END)[0]
+    assert section.strip() == markdown(report).strip()
