@@ -39,13 +39,12 @@ LANGUAGES = (
 # Chosen on the other-language cases of tests/patient_questions/tuning.yml and the unit tests:
 # a message whose words are at least this share (0..1) English words is English;
 MIN_ENGLISH_SHARE = 0.5
-# a message of fewer words, some English, ("hi", "hola", "ok") is English too: too short to tell;
-MIN_WORDS = 2
-# below this share, another language needs MIN_CONFIDENCE_FOREIGN of lingua's confidence (0..1),
-FOREIGN_SHARE = 0.25
-MIN_CONFIDENCE_FOREIGN = 0.2
-# above it, MIN_CONFIDENCE and more than English.
+# a Latin-script message of fewer words ("hola", "asdfgh jkl") is English too: too short to tell;
+MIN_WORDS = 3
+# another language needs this confidence (lingua's, 0..1) and more than English; below
+# FOREIGN_SHARE of English words, its confidence among the other languages only.
 MIN_CONFIDENCE = 0.5
+FOREIGN_SHARE = 0.25
 
 
 def build_detector() -> LanguageDetector:
@@ -70,19 +69,25 @@ class LanguageIdentifier:
         self.english_words = english_words
         self.detector = detector or build_detector()
 
-    def english_share(self, doc: Doc) -> float:
-        """The share (0..1) of the message's words that are English words; 0.0 when most of its
-        letters are of another script (Chinese, Arabic, Cyrillic...)."""
+    @staticmethod
+    def latin(doc: Doc) -> bool:
+        """Most of the message's letters are ASCII (not Chinese, Arabic, Cyrillic...)."""
         letters = [c for c in doc.text if c.isalpha()]
-        if not letters or sum(c.isascii() for c in letters) < len(letters) / 2:
+        return bool(letters) and sum(c.isascii() for c in letters) >= len(letters) / 2
+
+    def english_share(self, doc: Doc) -> float:
+        """The share (0..1) of the message's words that are English words; 0.0 when it is not in
+        the Latin script."""
+        if not self.latin(doc):
             return 0.0
         words = [t.lower_ for t in doc if t.is_alpha and len(t) > 1]
         return sum(w in self.english_words for w in words) / len(words) if words else 1.0
 
     def language(self, text: str, doc: Doc) -> Optional[str]:
         share = self.english_share(doc)
-        words = sum(t.is_alpha and len(t) > 1 for t in doc)
-        if share >= MIN_ENGLISH_SHARE or (share > 0 and words < MIN_WORDS):
+        if share >= MIN_ENGLISH_SHARE:
+            return None
+        if self.latin(doc) and sum(t.is_alpha and len(t) > 1 for t in doc) < MIN_WORDS:
             return None
         confidences = {
             c.language: c.value for c in self.detector.compute_language_confidence_values(text.lower())
@@ -91,9 +96,10 @@ class LanguageIdentifier:
         if not confidences:
             return None
         best = max(confidences, key=confidences.__getitem__)
-        # Hardly an English word: the likeliest other language, unless the detector has no idea.
-        needed = MIN_CONFIDENCE if share >= FOREIGN_SHARE else MIN_CONFIDENCE_FOREIGN
-        if confidences[best] < needed or (share >= FOREIGN_SHARE and confidences[best] <= english):
+        confidence = confidences[best]
+        if share < FOREIGN_SHARE:  # hardly an English word: how sure it is among the others
+            confidence, english = confidence / max(1.0 - english, 1e-9), 0.0
+        if confidence < MIN_CONFIDENCE or confidence <= english:
             return None
         return best.iso_code_639_1.name.lower()
 

@@ -30,11 +30,14 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 import yaml
 from negspacy.negation import Negex
 from negspacy.termsets import termset
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.constants import SPACY_DOCS
 from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
@@ -199,6 +202,42 @@ def context_termsets(context: Dict[str, Any]) -> Dict[str, Dict[str, List[str]]]
     }
 
 
+class TypoCorrector:
+    """Phones mistype the very words that matter ("truoble breathing"): an unknown word (not in
+    spaCy's English lemma table) one edit from a pattern word (two for long words) is read as
+    that word. RapidFuzz's Damerau-Levenshtein distance; short words are left alone."""
+
+    MIN_LENGTH = 4
+    LONG = 8
+
+    def __init__(self, nlp: Language, phrases: Iterable[str]) -> None:
+        table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        self.known = set(table.values()) | STOP_WORDS
+        self.table = table
+        self.lemma_of: Dict[str, str] = {}  # a pattern word, as written or as its lemma -> lemma
+        for phrase in phrases:
+            for item in phrase.lower().split():
+                for word in item.lstrip("=").split("|"):
+                    for token in nlp(word) if word.isalpha() else ():
+                        self.lemma_of[token.lower_] = self.lemma_of[token.lemma_] = token.lemma_
+        self.keywords = sorted(k for k in self.lemma_of if len(k) >= self.MIN_LENGTH)
+
+    def correct(self, doc: Doc) -> Doc:
+        """A copy of `doc` whose mistyped words carry the lemma of the pattern word they stand for."""
+        corrected = doc.copy()
+        for token in corrected:
+            word = token.lower_
+            if len(word) < self.MIN_LENGTH or not word.isalpha() or word in self.known or word in self.table:
+                continue
+            limit = 2 if len(word) >= self.LONG else 1
+            match = process.extractOne(
+                word, self.keywords, scorer=DamerauLevenshtein.distance, score_cutoff=limit
+            )
+            if match is not None:
+                token.lemma_ = self.lemma_of[match[0]]
+        return corrected
+
+
 class RedFlagFinder:
     """Finds red flags in a spaCy doc made by the project's pipeline (lowercase lemmas)."""
 
@@ -210,9 +249,12 @@ class RedFlagFinder:
             for kind, alternatives in patterns["kinds"].items()
         }
         self.matcher = Matcher(nlp.vocab)
+        all_phrases: List[str] = []
         for concept, phrases in patterns["concepts"].items():
             expanded = [p for phrase in phrases for p in expand_macros(str(phrase), patterns["macros"])]
             self.matcher.add(concept, [token_pattern(p, nlp) for p in expanded])
+            all_phrases += expanded
+        self.typos = TypoCorrector(nlp, all_phrases)
         context = patterns["context"]
         self.contexts = {
             name: Negex(nlp, f"red_flag_{name}", terms, [CORE_LABEL], f"red_flag_{name}", [])
@@ -227,8 +269,11 @@ class RedFlagFinder:
         matcher.add("PHRASE", list(nlp.tokenizer.pipe(phrases)))
         return matcher
 
-    def find(self, doc: Doc) -> RedFlags:
-        """The red flags of `doc` (a doc of the project's spaCy pipeline, with sentences)."""
+    def find(self, doc: Doc, english: bool = True) -> RedFlags:
+        """The red flags of `doc` (a doc of the project's spaCy pipeline, with sentences);
+        mistyped words are corrected only in English (`fait` is French, not a typo of `faint`)."""
+        if english:
+            doc = self.typos.correct(doc)
         concepts: Dict[int, Dict[str, List[Span]]] = {}  # sentence start -> concept -> spans
         for match_id, start, end in self.matcher(doc):
             span = doc[start:end]
@@ -341,11 +386,12 @@ class RedFlagDetector(StatelessComponent):
             doc = message.get(FULL_TEXT_DOC) or message.get(SPACY_DOCS[TEXT])
             if doc is None:
                 continue
-            flags = self._finder.find(doc)
-            if any(e.get("entity") == LANGUAGE_ENTITY for e in message.get(ENTITIES, [])):
+            foreign = any(e.get("entity") == LANGUAGE_ENTITY for e in message.get(ENTITIES, []))
+            flags = self._finder.find(doc, english=not foreign)
+            if foreign:
                 order = self._finder.kind_order
-                foreign = multilingual_kinds(message.get(FULL_TEXT) or message.get(TEXT) or "", order)
-                flags = RedFlags(tuple(k for k in order if k in flags.emergencies or k in foreign), ())
+                found = multilingual_kinds(message.get(FULL_TEXT) or message.get(TEXT) or "", order)
+                flags = RedFlags(tuple(k for k in order if k in flags.emergencies or k in found), ())
             annotate(message, flags)
         return messages
 

@@ -94,9 +94,11 @@ def test_the_judge(messages: list, case: Case, outcome: str) -> None:
     assert judge(case, messages).outcome == outcome
 
 
-def test_the_judge_keeps_the_answers_given_or_the_first_choice_offered() -> None:
+def test_the_judge_keeps_the_answers_given_or_the_choices_offered_in_order() -> None:
     assert judge(Case("recovery?", "answer", "recovery"), ANSWERED).answers == ["recovery"]
-    assert judge(Case("recovery?", "answer", "recovery"), CLARIFIED).answers == ["recovery"]
+    assert judge(Case("recovery?", "answer", "recovery"), CLARIFIED).answers == ["recovery", "sedation"]
+    assert judge(Case("recovery?", "answer", "recovery"), CLARIFIED).outcome == "offered"
+    assert judge(Case("sedation?", "answer", "sedation"), CLARIFIED).outcome == "clarified"
 
 
 def test_the_judge_sees_a_safety_note() -> None:

@@ -90,8 +90,27 @@ def test_emergencies_in_everyday_words(text: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("my husband is having truoble breathing", "breathing"),
+        ("i cant feel my lges", "legs"),
+        ("my chset hurts so bad", "chest_pain"),
+        ("she is confussed and wont wake up", "confusion"),
+    ],
+)
+def test_mistyped_words_are_read_as_the_words_they_stand_for(text: str, kind: str) -> None:
+    assert kind in find(text).emergencies
+
+
+def test_words_of_other_languages_are_not_taken_for_typos() -> None:
+    french = NLP("est-ce que l'opération fait mal ?")
+    assert FINDER.find(french) != FINDER.find(french, english=False) == RedFlags((), ())
+
+
+@pytest.mark.parametrize(
     "text",
     [
+        "what made my wife's vertebra collapse",
         "I'd kill for a night's sleep",
         "my back is killing me, when can I book?",
         "why should my dad have this, what will he actually get out of it",
