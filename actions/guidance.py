@@ -17,6 +17,8 @@ from actions.reply import Reply, buttons_for, new_reply
 OUT_OF_SCOPE = "out_of_scope"
 CONDITION_INTENTS = ("conditions_treated", "am_i_a_candidate")
 MAX_CHOICES = 3
+# A named condition is offered when a condition question is among this many likeliest intents.
+CONDITION_RANKS = 3
 # Below this, an intent is too unlikely to offer as "did you mean ...?".
 MIN_CHOICE_CONFIDENCE = 0.1
 
@@ -27,15 +29,20 @@ def ranking_without_fallback(tracker: Tracker) -> List[Dict[str, Any]]:
 
 def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
     """The likeliest answers to an unclear message, or none if it is likelier not covered (its
-    likeliest intent is out of scope or a topic the article does not cover).
+    likeliest intent is out of scope or a topic the article does not cover), unless it names a
+    condition and a condition question is among the likeliest intents.
 
     A condition the message names comes first: the patient said it, so its answer is likely.
     """
     ranking = ranking_without_fallback(tracker)
-    if not ranking or ranking[0]["name"] == OUT_OF_SCOPE or ranking[0]["name"] in knowledge.topics:
-        return []
     condition = message_condition(tracker)
     named = [knowledge.answer_for_condition(condition)] if condition else []
+    likelier_declined = (
+        not ranking or ranking[0]["name"] == OUT_OF_SCOPE or ranking[0]["name"] in knowledge.topics
+    )
+    about_condition = any(r["name"] in CONDITION_INTENTS for r in ranking[:CONDITION_RANKS])
+    if likelier_declined and not (named and about_condition):
+        return []
     ranked = [
         answer
         for r in ranking

@@ -275,6 +275,13 @@ def test_unclear_message_that_is_likelier_not_covered_is_declined(ranking) -> No
     assert reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))["kind"] == "decline"
 
 
+def test_unclear_message_naming_a_condition_offers_its_answer_even_when_a_topic_leads() -> None:
+    ranking = unclear(("osteoporosis_medicines", 0.12), ("conditions_treated", 0.1), ("recovery", 0.05))
+    state = tracker("nlu_fallback", entities=entities("condition", "osteoporosis"), ranking=ranking)
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == "clarify" and reply["answer_ids"][0] == "condition_osteoporosis"
+
+
 def test_declining_says_so_points_to_the_clinic_and_offers_questions() -> None:
     reply = FIXTURES["decline"]
     assert reply["kind"] == "decline" and "article does not cover that" in reply["text"]
