@@ -33,11 +33,15 @@ PAST_PROCEDURE = [
     f"{PROCEDURE} # day|days|week|weeks|month|months ago",
     "post op",
     "post-op",
+    f"post {PROCEDURE}",
+    "day # after|post|since",
+    "day # of recovery",
 ]
 FEELING = [
     "pain|painful|sore|soreness|hurt|hurts|hurting|ache|aching|achy|stiff|stiffness|bruise|bruised|bruising",
     "tired|exhausted|worse|swollen|swelling|itchy|itch|tender|throbbing|burning|spasm|spasms|cramp|cramps",
     "dizzy|sick|nausea|nauseous|queasy|shaky|weak|numb|tingling|headache|constipated|bunged",
+    "groggy|drowsy|woozy|twinge|twinges|niggle|niggles|pulling|tight|tightness|sleepless",
     "no better",
     "not better",
     "no improvement",
