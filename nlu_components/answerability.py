@@ -75,6 +75,8 @@ class AnswerabilityCheck(GraphComponent):
             "entity_answered_intents": {},
             "min_examples": 3,
             "min_share": 0.8,
+            # Words of several senses that decide nothing ("in general" is not "general anaesthesia").
+            "ignored_words": [],
         }
 
     def __init__(
@@ -154,7 +156,7 @@ class AnswerabilityCheck(GraphComponent):
     def asked_elsewhere(self, intent: str, lemmas: Iterable[str]) -> Optional[str]:
         """The uncovered intent the question's unseen words point to, or None."""
         evidence: Counter = Counter()
-        for lemma in lemmas:
+        for lemma in set(lemmas) - set(self.config["ignored_words"]):
             # Conversation and safety intents are no answers: their words say nothing here.
             by_intent = {i: n for i, n in self.counts.get(lemma, {}).items() if i not in self.not_answers}
             total = sum(by_intent.values())

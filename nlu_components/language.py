@@ -80,8 +80,10 @@ class LanguageIdentifier:
         the Latin script."""
         if not self.latin(doc):
             return 0.0
-        words = [t.lower_ for t in doc if t.is_alpha and len(t) > 1]
-        return sum(w in self.english_words for w in words) / len(words) if words else 1.0
+        named = {t.i for ent in doc.ents for t in ent}  # the entity ruler's conditions, procedures
+        words = [t for t in doc if t.is_alpha and len(t) > 1]
+        english = sum(t.i in named or t.lower_ in self.english_words for t in words)
+        return english / len(words) if words else 1.0
 
     def language(self, text: str, doc: Doc) -> Optional[str]:
         share = self.english_share(doc)

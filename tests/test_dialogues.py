@@ -13,8 +13,7 @@ import pytest
 from actions.answers import answer_reply
 from actions.guidance import clarify_reply, decline_reply
 from actions.knowledge import load_knowledge
-from actions.referrals import not_covered_reply
-from actions.replies import after_care_reply, emergency_replies, other_language_reply
+from actions.replies import after_care_reply, emergency_replies, not_covered_reply, other_language_reply
 from evaluation.dialogue_cases import Case, evaluate, judge, load_cases, summary, widget_chat
 from evaluation.servers import Assistant
 
@@ -58,9 +57,11 @@ def test_every_emergency_is_sent_to_emergency_care(verdicts: list) -> None:
     assert share(verdicts, "emergency", "right") == 1.0, failures(verdicts, "emergency")
 
 
-def test_covered_questions_get_their_answer_and_never_a_wrong_one(verdicts: list) -> None:
-    assert share(verdicts, "answer", "wrong") == 0.0, failures(verdicts, "answer")
-    assert share(verdicts, "answer", "right") >= 0.93, failures(verdicts, "answer")
+def test_covered_questions_get_their_answer_and_hardly_ever_a_wrong_one(verdicts: list) -> None:
+    # The targets: at most 1 % wrong answers; covered ones answered or offered first.
+    assert share(verdicts, "answer", "wrong") <= 0.01, failures(verdicts, "answer")
+    answered = share(verdicts, "answer", "right") + share(verdicts, "answer", "offered")
+    assert answered >= 0.93, failures(verdicts, "answer")
 
 
 def test_questions_the_article_does_not_answer_are_declined(verdicts: list) -> None:
