@@ -15,7 +15,7 @@ import json
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import yaml
 from rasa.core.agent import Agent
@@ -53,13 +53,13 @@ def timed(name: str, method: Callable[..., Any], spent: Dict[str, List[float]]) 
     return wrapper
 
 
-def measure(model: Path = MODEL_PATH, rounds: int = 2) -> Dict[str, Any]:
+def measure(model: Path = MODEL_PATH, rounds: int = 2, limit: Optional[int] = None) -> Dict[str, Any]:
     """`{component: {p50_ms, p95_ms}, "all_components": ..., "whole_parse": ...}` per message."""
     spent: Dict[str, List[float]] = defaultdict(list)
     for component in COMPONENTS:
         component.process = timed(component.__name__, component.process, spent)  # type: ignore[method-assign]
     agent = Agent.load(str(model))
-    texts = messages()
+    texts = messages()[:limit]
 
     async def parse_all() -> List[float]:
         totals = []
