@@ -8,7 +8,7 @@ A reply is a plain JSON dict:
                  | "emergency" | "after_care" | "other_language"
     text         str: what to say (may hold "\\n" between paragraphs)
     quotes       [{id, text, refs: [int]}]: article sentences, word for word, in order
-    references   [{number, label, url}]: the references the quotes cite, by number
+    references   [{number, label, publisher, url}]: the references the quotes cite, by number
     article      {title, url, publisher} when a quote carries no [n], else null
     buttons      [{title, payload}]: questions to offer; payload is the message a button sends
     call         [{number, tel}]: numbers to call, most important first (tel: digits and "+")
@@ -84,8 +84,11 @@ def new_reply(
 
 
 def reference_list(references: Iterable[Reference]) -> List[Dict[str, Any]]:
-    """`[{number, label, url}]` for these references."""
-    return [{"number": r.number, "label": reference_label(r), "url": r.url} for r in references]
+    """`[{number, label, publisher, url}]` for these references."""
+    return [
+        {"number": r.number, "label": reference_label(r), "publisher": r.publisher, "url": r.url}
+        for r in references
+    ]
 
 
 def evidence(sentences: Sequence[Sentence], knowledge: Knowledge, clinic: Clinic) -> Dict[str, Any]:

@@ -1,7 +1,9 @@
 """The REST channel (`/webhooks/rest/webhook`), hardened for patients' messages.
 
 Compared with Rasa's RestInput: malformed requests get a 400 with a reason instead of a stack
-trace; the sender id must look like one (letters, digits, `-_.:@`, at most 128); the message is
+trace; the sender id must look like one (letters, digits, `-_.@+`, at most 128, matched whole;
+no ":", which only the messaging channels' conversation ids have: a web client can never address
+an SMS patient's conversation); the message is
 cleaned and bounded before NLU (channels/message_guard.py). Replies are the same JSON list of
 `{recipient_id, text, buttons?}`: the actions' structured replies rendered as plain text
 (channels/text_output.py).
@@ -19,14 +21,13 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.clinic import load_clinic
 from channels import action_result_validation
 from channels.message_guard import guard
 from channels.text_output import TextOutput
 
 action_result_validation.install()  # the Rasa server imports this module at start-up
 
-SENDER_ID = re.compile(r"^[A-Za-z0-9_.:@+-]{1,128}$")
+SENDER_ID = re.compile(r"[A-Za-z0-9_.@+-]{1,128}")
 
 
 class InvalidRequest(ValueError):
@@ -41,8 +42,8 @@ def parse_request(request: Request) -> Dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidRequest('The body must be a JSON object: {"sender": "...", "message": "..."}.')
     sender, message, metadata = payload.get("sender"), payload.get("message"), payload.get("metadata")
-    if not isinstance(sender, str) or not SENDER_ID.match(sender):
-        raise InvalidRequest("'sender' must be 1-128 letters, digits or -_.:@+ characters.")
+    if not isinstance(sender, str) or not SENDER_ID.fullmatch(sender):
+        raise InvalidRequest("'sender' must be 1-128 letters, digits or -_.@+ characters.")
     if not isinstance(message, str):
         raise InvalidRequest("'message' must be a string.")
     if metadata is not None and not isinstance(metadata, dict):
@@ -73,7 +74,7 @@ class PatientRestInput(RestInput):
             except InvalidRequest as error:
                 return response.json({"error": str(error)}, status=400)
             sender = fields["sender"]
-            checked = guard(fields["message"], load_clinic().emergency_number)
+            checked = guard(fields["message"])
             if checked.reply is not None:
                 return response.json([{"recipient_id": sender, "text": checked.reply}])
             collector = self.output_channel()

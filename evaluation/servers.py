@@ -38,6 +38,7 @@ class Assistant:
     site_url: str  # the demo clinic page with the widget, the one origin allowed by CORS
     rasa_pid: int = 0
     started_at: float = field(default=0.0)  # time.monotonic() when the Rasa server was launched
+    logs: Path = field(default=Path("."))  # the servers' logs: actions.log, rasa.log, site.log
 
     @property
     def webhook(self) -> str:
@@ -104,7 +105,7 @@ def running_assistant(model: Path, folder: Path) -> Iterator[Assistant]:
         wait_until_up(f"{site_url}/", processes, logs)
         wait_until_up(f"{rasa_url}/webhooks/rest/", processes, logs)
         rasa_pid = processes[list(commands).index("rasa")].pid
-        yield Assistant(rasa_url, site_url, rasa_pid, launched["rasa"])
+        yield Assistant(rasa_url, site_url, rasa_pid, launched["rasa"], folder)
     finally:
         for process in processes:
             process.terminate()

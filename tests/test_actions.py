@@ -124,7 +124,12 @@ def test_the_answer_as_structure() -> None:
         "refs": [],
     }
     assert reply["references"] == [
-        {"number": 7, "label": reply["references"][0]["label"], "url": KNOWLEDGE.references[7].url}
+        {
+            "number": 7,
+            "label": reply["references"][0]["label"],
+            "publisher": KNOWLEDGE.references[7].publisher,
+            "url": KNOWLEDGE.references[7].url,
+        }
     ]
     assert ".." not in reply["references"][0]["label"]  # "et al." ends the authors
     assert reply["article"] == {
@@ -455,7 +460,7 @@ def test_every_reply_has_the_common_fields_and_names_the_numbers_it_offers_to_ca
     assert reply["kind"] == kind
     assert set(reply) >= COMMON_FIELDS
     assert all(set(q) == {"id", "text", "refs"} for q in reply["quotes"])
-    assert all(set(r) == {"number", "label", "url"} for r in reply["references"])
+    assert all(set(r) == {"number", "label", "publisher", "url"} for r in reply["references"])
     assert all(set(b) == {"title", "payload"} for b in reply["buttons"])
     for call in reply["call"]:
         assert call["number"] in reply["text"]

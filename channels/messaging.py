@@ -1,0 +1,241 @@
+"""What every messaging platform's channel does the same way (SMS, WhatsApp, Telegram, Messenger,
+Slack); each platform's module adds how it signs, shapes and sends messages.
+
+A webhook request goes through, in order:
+1. `verify`: the platform's signature over the raw request; 403 and nothing else if it fails.
+2. `parse`: the platform's payload into `Inbound` messages (none for receipts, echoes, edits).
+3. Each message id is taken once (channels/delivery_store.py): a platform's retry is acknowledged
+   and dropped.
+4. The request is acknowledged at once; the reply is worked out in the background, so a slow
+   answer never makes a platform retry.
+5. Rasa handles the message with a collecting output channel, so the conversation (the patient's
+   message and the replies) is saved before anything is sent. Rasa 3.6 skips saving when a send
+   raises; here a failed send cannot lose the message.
+6. The replies are ordered (emergencies and safety notes first, each on its own), rendered for
+   the platform, and sent with a bounded number of retries; a failure is logged without the text.
+
+Conversation ids are `<channel>:<platform user id>`: a REST or widget client (whose sender ids
+may not contain ":") can never address another channel's conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from actions.reply import Reply, new_reply
+from channels.delivery_store import delivery_store
+from channels.message_guard import channel_text, guard
+
+logger = logging.getLogger(__name__)
+
+GREET_PAYLOAD = "/greet"  # what "Get Started" and /start send: the domain's greeting
+SEND_ATTEMPTS = 3
+RETRY_DELAYS_S = (0.5, 2.0)  # before the 2nd and the 3rd attempt
+EMERGENCY = "emergency"
+
+
+class InvalidPayload(ValueError):
+    """The request is signed but is not a payload this channel understands."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message a patient sent, as the platform delivered it."""
+
+    message_id: str  # the platform's id of this message: a retried delivery has the same one
+    user: str  # the platform's id of the patient (phone number, chat id, page-scoped id...)
+    address: Dict[str, Any] = field(default_factory=dict)  # where the replies go, for `send`
+    text: Optional[str] = None  # None: nothing to read (a picture, a sticker, a voice note)
+
+
+Handler = Callable[[UserMessage], Awaitable[Any]]
+
+
+def replies_of(collected: List[Dict[str, Any]]) -> List[Reply]:
+    """The replies Rasa collected, as structured replies (actions/reply.py): a domain response
+    `{text, buttons?}` becomes a reply of kind "text"."""
+    replies = []
+    for message in collected:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and "kind" in custom:
+            replies.append(custom)
+        elif message.get("text"):
+            replies.append(new_reply("text", message["text"], buttons=message.get("buttons") or ()))
+    return replies
+
+
+def in_sending_order(replies: List[Reply]) -> List[Reply]:
+    """Emergencies first, then each safety note as an emergency of its own, then the rest
+    without their notes: a red flag is never buried under an answer."""
+    emergencies = [r for r in replies if r["kind"] == EMERGENCY]
+    notes = [
+        new_reply(EMERGENCY, r["safety_note"]["text"], call=[c["number"] for c in r["safety_note"]["call"]])
+        for r in replies
+        if r["kind"] != EMERGENCY and r.get("safety_note")
+    ]
+    rest = [{**r, "safety_note": None} for r in replies if r["kind"] != EMERGENCY]
+    return emergencies + notes + rest
+
+
+def offered_buttons(events: List[Any]) -> List[Dict[str, str]]:
+    """The buttons of the assistant's last turn (`[{title, payload}]`), or [] if it offered none."""
+    for event in reversed(events):
+        if isinstance(event, UserUttered):
+            return []
+        if isinstance(event, BotUttered):
+            data = event.data or {}
+            custom = data.get("custom") if isinstance(data.get("custom"), dict) else {}
+            buttons = custom.get("buttons") or data.get("buttons")
+            if buttons:
+                return list(buttons)
+    return []
+
+
+class MessagingInput(InputChannel):
+    """The common flow of a messaging platform's webhook (module docstring). Subclasses give
+    `name`, `from_credentials`, `verify`, `parse`, `render` and `send`, and may change
+    `acknowledgement`, `keyword_reply` and `may_reply`."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled  # False when the platform's secrets are not in the environment
+        self._tasks: Set[asyncio.Task] = set()
+
+    # What each platform gives.
+    def verify(self, request: Request) -> bool:
+        raise NotImplementedError
+
+    def parse(self, request: Request) -> List[Inbound]:
+        raise NotImplementedError
+
+    def render(self, reply: Reply) -> List[Any]:
+        """The platform messages that show this reply, in order."""
+        raise NotImplementedError
+
+    async def send(self, inbound: Inbound, message: Any) -> None:
+        """Sends one rendered message to where `inbound` came from; raises on failure."""
+        raise NotImplementedError
+
+    # What a platform may change.
+    def acknowledgement(self) -> HTTPResponse:
+        return response.json({"status": "received"})
+
+    async def keyword_reply(self, inbound: Inbound, text: str) -> Optional[str]:
+        """A reply the channel gives itself, without Rasa (carrier keywords, /help), or None."""
+        return None
+
+    async def may_reply(self, inbound: Inbound) -> bool:
+        """False when this patient must get no messages (opted out); the message is still kept."""
+        return True
+
+    def conversation_id(self, inbound: Inbound) -> str:
+        return f"{self.name()}:{inbound.user}"
+
+    def blueprint(self, on_new_message: Handler) -> Blueprint:
+        """The webhook routes; none (404) while the channel is off."""
+        webhook = Blueprint(f"{self.name()}_webhook", __name__)
+        if not self.enabled:
+            return webhook
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self.receive(request, on_new_message)
+
+        return webhook
+
+    async def receive(self, request: Request, on_new_message: Handler) -> HTTPResponse:
+        if not self.verify(request):
+            logger.warning("%s: refused a request with a missing, forged or stale signature", self.name())
+            return response.json({"error": "invalid signature"}, status=403)
+        try:
+            inbounds = self.parse(request)
+        except InvalidPayload as error:
+            return response.json({"error": str(error)}, status=400)
+        store = delivery_store()
+        tracker_store = request.app.ctx.agent.tracker_store
+        for inbound in inbounds:
+            if await store.first_delivery(self.name(), inbound.message_id):
+                self._in_background(self.handle(inbound, on_new_message, tracker_store))
+        return self.acknowledgement()
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # keeps the task alive until it is done
+        task.add_done_callback(self._tasks.discard)
+
+    async def handle(self, inbound: Inbound, on_new_message: Handler, tracker_store: Any) -> None:
+        try:
+            await self._handle(inbound, on_new_message, tracker_store)
+        except Exception as error:  # the patient's text may be in the error: log only its type
+            logger.error("%s: could not handle message %s (%s)", self.name(), inbound.message_id,
+                         type(error).__name__)  # fmt: skip
+            logger.debug("%s: traceback", self.name(), exc_info=True)
+
+    async def _handle(self, inbound: Inbound, on_new_message: Handler, tracker_store: Any) -> None:
+        if inbound.text is None:
+            await self.deliver(inbound, [new_reply("text", channel_text("not_text"))])
+            return
+        checked = guard(inbound.text)
+        if checked.reply is not None:
+            await self.deliver(inbound, [new_reply("text", checked.reply)])
+            return
+        keyword = await self.keyword_reply(inbound, checked.text)
+        if keyword is not None:
+            await self.deliver(inbound, [new_reply("text", keyword)])
+            return
+        conversation = self.conversation_id(inbound)
+        text = await self._chosen_option(conversation, checked.text, tracker_store)
+        collector = CollectingOutputChannel()
+        await on_new_message(UserMessage(text, collector, conversation, input_channel=self.name()))
+        if await self.may_reply(inbound):
+            await self.deliver(inbound, replies_of(collector.messages))
+
+    async def _chosen_option(self, conversation: str, text: str, tracker_store: Any) -> str:
+        """ "2" after a turn that offered options is the second option's payload."""
+        if not text.isdigit():
+            return text
+        tracker = await tracker_store.retrieve(conversation)
+        buttons = offered_buttons(list(tracker.events)) if tracker else []
+        choice = int(text)
+        return buttons[choice - 1]["payload"] if 1 <= choice <= len(buttons) else text
+
+    async def deliver(self, inbound: Inbound, replies: List[Reply]) -> None:
+        """Renders and sends the replies in order; stops at the first message that cannot be sent
+        after SEND_ATTEMPTS attempts (the platform is down: the rest would fail too)."""
+        messages = [message for reply in in_sending_order(replies) for message in self.render(reply)]
+        for index, message in enumerate(messages):
+            if not await self._send_with_retries(inbound, message):
+                logger.warning("%s: %d of %d replies to message %s not sent", self.name(),
+                               len(messages) - index, len(messages), inbound.message_id)  # fmt: skip
+                return
+
+    async def _send_with_retries(self, inbound: Inbound, message: Any) -> bool:
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                await self.send(inbound, message)
+                return True
+            except Exception as error:  # what a failed send raises differs by SDK
+                logger.warning("%s: send attempt %d of %d failed (%s)", self.name(), attempt + 1,
+                               SEND_ATTEMPTS, describe_failure(error))  # fmt: skip
+                if attempt < len(RETRY_DELAYS_S):
+                    await asyncio.sleep(RETRY_DELAYS_S[attempt])
+        return False
+
+
+def describe_failure(error: Exception) -> str:
+    """The error's type and HTTP status, if any: never its message, which may hold the text sent
+    or a token in a URL."""
+    status = getattr(error, "status", None) or getattr(error, "status_code", None)
+    return f"{type(error).__name__}, status {status}" if status else type(error).__name__
