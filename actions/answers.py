@@ -70,10 +70,8 @@ def answer_reply(answers: Sequence[Answer], buttons: List[Dict[str, str]]) -> Re
     )
 
 
-def utter_answers(
-    dispatcher: CollectingDispatcher, tracker: Tracker, answers: List[Answer]
-) -> List[EventType]:
-    """Sends the answers, offering their related answers, and remembers them for follow-ups."""
+def answer_with_related(answers: Sequence[Answer]) -> Reply:
+    """The `answer` reply for these answers, offering their related answers as buttons."""
     knowledge = load_knowledge()
     shown = {answer.id for answer in answers}
     related = [
@@ -81,7 +79,14 @@ def utter_answers(
         for answer_id in dict.fromkeys(r for answer in answers for r in answer.related)
         if answer_id not in shown
     ]
-    utter(dispatcher, tracker, answer_reply(answers, buttons_for(related[:RELATED_BUTTONS])))
+    return answer_reply(answers, buttons_for(related[:RELATED_BUTTONS]))
+
+
+def utter_answers(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answers: List[Answer]
+) -> List[EventType]:
+    """Sends the answers, offering their related answers, and remembers them for follow-ups."""
+    utter(dispatcher, tracker, answer_with_related(answers))
     return [SlotSet("last_answers", [answer.id for answer in answers])]
 
 

@@ -26,7 +26,7 @@ import json
 import re
 from typing import Any, Dict, Iterable, List, Sequence
 
-from actions.clinic import Clinic
+from actions.clinic import Clinic, load_clinic
 from actions.knowledge import Answer, Knowledge, Reference, Sentence
 
 Reply = Dict[str, Any]
@@ -69,7 +69,9 @@ def new_reply(
     **fields: Any,
 ) -> Reply:
     """A reply with every common field, empty unless given; `fields` adds or overrides fields
-    (e.g. `**evidence(...)`, `answer_ids=[...]`)."""
+    (e.g. `**evidence(...)`, `answer_ids=[...]`). The clinic's phone joins `call` whenever the
+    text gives it, so every channel can offer it to tap."""
+    clinic_phone = load_clinic().phone
     return {
         "kind": kind,
         "text": text,
@@ -77,7 +79,7 @@ def new_reply(
         "references": [],
         "article": None,
         "buttons": list(buttons),
-        "call": call_list(call),
+        "call": call_list([*call, *([clinic_phone] if clinic_phone in text else [])]),
         "safety_note": None,
         **fields,
     }

@@ -15,6 +15,7 @@ characters a segment instead of 160. `segments` counts what a text costs.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qs
@@ -80,6 +81,11 @@ def to_gsm7(text: str) -> str:
     return text.translate(TO_GSM7)
 
 
+def short_link(url: str) -> str:
+    """The link without "https://" and "www.": phones still make it tappable, in fewer characters."""
+    return re.sub(r"^https?://(www\.)?", "", url)
+
+
 def render_sms(reply: Reply) -> List[str]:
     """The reply as SMS bodies: text, signs to watch for, quotes with their [n], compact sources
     (publisher and link), numbered options. Longer than MAX_BODY_CHARS: split between lines."""
@@ -87,9 +93,10 @@ def render_sms(reply: Reply) -> List[str]:
     if reply.get("quotes"):
         lines.append("From the article:")
         lines += [f'"{q["text"]}"' for q in reply["quotes"]]
-    sources = [f"[{r['number']}] {r['publisher']} {r['url']}" for r in reply.get("references", [])]
+    references = reply.get("references", [])
+    sources = [f"[{r['number']}] {r['publisher']} {short_link(r['url'])}" for r in references]
     if reply.get("article"):
-        sources.append(f"{reply['article']['publisher']} {reply['article']['url']}")
+        sources.append(f"{reply['article']['publisher']} {short_link(reply['article']['url'])}")
     if sources:
         lines += ["Sources:", *sources]
     if reply.get("buttons"):

@@ -4,6 +4,7 @@ structured reply per message (actions/reply.py), which the channels render (chan
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
@@ -20,7 +21,7 @@ from actions.knowledge import load_knowledge
 from actions.red_flag import ActionRedFlag
 from actions.referrals import ActionAfterCare, ActionNotCovered, ActionOtherLanguage
 from actions.replies import REPLIES_PATH, red_flag_kinds, reply_text
-from actions.reply import Reply
+from actions.reply import Reply, new_reply
 from actions.session import ActionSessionStart
 from channels.patient_rest import PatientRestInput
 from channels.text_output import render_text
@@ -551,6 +552,9 @@ def test_rest_renders_the_safety_note_first_as_its_own_message() -> None:
     assert declined["text"] == reply["text"] and declined["buttons"] == reply["buttons"]
 
 
+BUTTON = {"title": "What is kyphoplasty?", "payload": "/what_is_kyphoplasty"}
+
+
 def collect(channel: PatientRestInput, message: Dict[str, Any]) -> List[Dict[str, Any]]:
     """What the channel answers for one response of the Rasa server."""
     output = channel.output_channel()
@@ -566,9 +570,16 @@ def test_the_rest_channel_renders_structure_and_the_widget_channel_passes_it_thr
     assert collect(WidgetInput(), {"custom": reply}) == [{"recipient_id": "patient", "custom": reply}]
 
 
-def test_domain_responses_pass_through_unchanged_on_both_channels() -> None:
-    for channel in (PatientRestInput(), WidgetInput()):
-        assert collect(channel, {"text": "Hello!"}) == [{"recipient_id": "patient", "text": "Hello!"}]
+def test_domain_responses_are_text_on_rest_and_structured_replies_on_the_widget() -> None:
+    assert collect(PatientRestInput(), {"text": "Hello!"}) == [{"recipient_id": "patient", "text": "Hello!"}]
+    [widget] = collect(WidgetInput(), {"text": f"Bye! Call {CLINIC.phone}.", "buttons": [BUTTON]})
+    assert widget["custom"]["kind"] == "text" and widget["custom"]["buttons"] == [BUTTON]
+    assert widget["custom"]["call"] == [{"number": CLINIC.phone, "tel": re.sub(r"[^0-9+]", "", CLINIC.phone)}]
+
+
+def test_a_reply_that_gives_the_clinics_phone_offers_it_to_call() -> None:
+    assert [c["number"] for c in new_reply("answer", f"Call {CLINIC.phone}.")["call"]] == [CLINIC.phone]
+    assert new_reply("answer", "No number here.")["call"] == []
 
 
 # ---------- session ----------

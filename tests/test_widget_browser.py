@@ -191,6 +191,16 @@ def test_a_decline_gets_the_clinics_phone_as_a_tap_to_call_link(page: Page) -> N
     )
 
 
+def test_a_domain_response_giving_the_clinics_phone_gets_it_as_a_tap_to_call_link(page: Page) -> None:
+    open_widget(page)
+    ask(page, "ok thanks, bye")  # the real server: utter_goodbye gives the clinic's phone
+    reply = page.locator(".message.text").last
+    expect(reply).to_contain_text(CLINIC.phone)
+    expect(reply.get_by_role("link", name=f"Call {CLINIC.phone}")).to_have_attribute(
+        "href", tel(CLINIC.phone)
+    )
+
+
 def test_a_red_flag_only_mentioned_gets_its_safety_note_first_as_an_alert(page: Page) -> None:
     open_widget(page)
     serve_replies(page, {**decline_reply(), "safety_note": safety_note(["chest_pain"])})

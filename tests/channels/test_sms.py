@@ -78,7 +78,7 @@ def test_an_answer_is_plain_text_with_quotes_compact_sources_and_numbered_option
     [reply] = text_message(assistant, fake_platform, number, "wat is kyphoplasty exactly?")
     answer = KNOWLEDGE.answers["what_is_kyphoplasty"]
     assert reply.startswith(fill(answer.text).replace("’", "'"))
-    assert "From the article:" in reply and "Sources:\n[2] Physiopedia https://www.physio-pedia.com" in reply
+    assert "From the article:" in reply and "Sources:\n[2] Physiopedia physio-pedia.com/Kyphoplasty" in reply
     assert "Reply with a number:\n1 " in reply
     assert "/" + "what" not in reply and "{" not in reply  # no payloads
     call = fake_platform.calls_where(to(number))[-1]
