@@ -38,6 +38,14 @@ def summary(rows: List[Tuple[str, Dict[str, int]]]) -> Dict[str, object]:
     }
 
 
+def sentence(figures: Dict[str, object]) -> str:
+    """The summary as the README says it (tests/test_readme.py compares them)."""
+    return (
+        f"{figures['gsm7']} of its {figures['replies']} replies are GSM-7; an answer takes "
+        f"{figures['answer_median_segments']} segments (median), {figures['answer_max_segments']} at most"
+    )
+
+
 def measure() -> List[Tuple[str, Dict[str, int]]]:
     replies = replies_by_name()
     return list(zip(replies, segment_table(list(replies.values()))))
@@ -48,7 +56,7 @@ def main() -> None:
     print("| reply | encoding | segments | characters |\n|---|---|---|---|")
     for name, row in rows:
         print(f"| {name} | {row['encoding']} | {row['segments']} | {row['characters']} |")
-    print(f"\n{summary(rows)}")
+    print(f"\n{sentence(summary(rows))}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import re
 import yaml
 
 from evaluation.benchmark import LATEST_REPORT, README_BEGIN, README_END, markdown
+from evaluation.sms_segments import measure, sentence, summary
 from nlu_components.language import MIN_ENGLISH_SHARE
 from nlu_components.paths import PROJECT_ROOT
 from nlu_components.red_flags import CLASSIFIER_CONFIDENCE
@@ -32,6 +33,10 @@ def test_the_readme_states_the_thresholds_the_code_uses() -> None:
     assert int(stated("focus-word examples")) == answerability["min_examples"]
     assert float(stated("classifier red-flag confidence")) == CLASSIFIER_CONFIDENCE
     assert float(stated("English share")) == MIN_ENGLISH_SHARE
+
+
+def test_the_readme_states_what_sms_replies_cost() -> None:
+    assert sentence(summary(measure())) in " ".join(README.split())
 
 
 def test_the_readme_benchmark_section_is_the_last_full_report() -> None:
