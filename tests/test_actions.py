@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import pytest
 import yaml
 from rasa.core.channels.channel import OutputChannel
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import ActionAnswer, ActionShowSources, ActionTellMeMore
 from actions.clinic import load_clinic
@@ -26,51 +25,13 @@ from actions.session import ActionSessionStart
 from channels.patient_rest import PatientRestInput
 from channels.text_output import render_text
 from channels.widget import WidgetInput
+from tests.reply_fixtures import FIXTURES, entities, reply_of, run, tracker, unclear
 
 KNOWLEDGE = load_knowledge()
 CLINIC = load_clinic()
 TEXTS = yaml.safe_load(REPLIES_PATH.read_text(encoding="utf-8"))
 STARTERS = [a.question for a in KNOWLEDGE.starters]
 COMMON_FIELDS = {"kind", "text", "quotes", "references", "article", "buttons", "call", "safety_note"}
-
-
-def tracker(
-    intent: str,
-    entities: Optional[List[Dict[str, Any]]] = None,
-    slots: Optional[Dict[str, Any]] = None,
-    ranking: Optional[List[Dict[str, Any]]] = None,
-) -> Tracker:
-    message = {
-        "text": "...",
-        "intent": {"name": intent, "confidence": 1.0},
-        "entities": entities or [],
-        "intent_ranking": ranking or [{"name": intent, "confidence": 1.0}],
-    }
-    events = [{"event": "user", "text": "...", "input_channel": "rest", "parse_data": message}]
-    return Tracker("patient", slots or {}, message, events, False, None, {}, "action_listen")
-
-
-def entities(name: str, *values: str) -> List[Dict[str, Any]]:
-    return [{"entity": name, "value": value} for value in values]
-
-
-def unclear(*ranked: Tuple[str, float]) -> List[Dict[str, Any]]:
-    """An intent ranking under the fallback threshold, as the FallbackClassifier leaves it."""
-    return [{"name": "nlu_fallback", "confidence": 0.45}] + [{"name": n, "confidence": c} for n, c in ranked]
-
-
-def run(action: Action, state: Tracker) -> Tuple[List[Reply], list]:
-    """The structured replies the action sends (nothing else) and its events."""
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, state, {}))
-    for message in dispatcher.messages:
-        assert message["text"] is None and not message["buttons"], "actions send structure only"
-    return [message["custom"] for message in dispatcher.messages], events
-
-
-def reply_of(action: Action, state: Tracker) -> Reply:
-    (reply,), _ = run(action, state)
-    return reply
 
 
 def titles(reply: Reply) -> List[str]:
@@ -83,20 +44,6 @@ def numbers(reply_or_note: Dict[str, Any]) -> List[str]:
 
 def quote_ids(reply: Reply) -> List[str]:
     return [quote["id"] for quote in reply["quotes"]]
-
-
-# One reply of each kind: the fixtures of the schema and rendering tests below.
-FIXTURES: Dict[str, Reply] = {
-    "answer": reply_of(ActionAnswer(), tracker("what_is_kyphoplasty")),
-    "not_covered": reply_of(ActionNotCovered(), tracker("activity_after")),
-    "decline": reply_of(ActionDecline(), tracker("out_of_scope")),
-    "clarify": reply_of(ActionClarify(), tracker("nlu_fallback", ranking=unclear(("sedation", 0.4)))),
-    "menu": reply_of(ActionOfferQuestions(), tracker("greet")),
-    "sources": reply_of(ActionShowSources(), tracker("ask_sources", slots={"last_answers": ["recovery"]})),
-    "emergency": reply_of(ActionRedFlag(), tracker("red_flag", entities("red_flag", "legs"))),
-    "after_care": reply_of(ActionAfterCare(), tracker("after_care")),
-    "other_language": reply_of(ActionOtherLanguage(), tracker("other_language", entities("language", "es"))),
-}
 
 
 # ---------- answers ----------
