@@ -225,12 +225,21 @@ class MessengerInput(MessagingInput):
         """The shared routes, the subscription check (GET /webhook), and closing the HTTP session
         when the server stops."""
         webhook = super().blueprint(on_new_message)
-        if self.enabled:
-            webhook.add_route(self.subscription, "/webhook", methods=["GET"])
-            webhook.listener("after_server_stop")(self._close_session)
+        if not self.enabled:
+            return webhook
+
+        @webhook.route("/webhook", methods=["GET"])
+        async def subscribe(request: Request) -> HTTPResponse:
+            return self.subscription(request)
+
+        @webhook.listener("after_server_stop")
+        async def close_session(*_: Any) -> None:
+            if self._session is not None:
+                await self._session.close()
+
         return webhook
 
-    async def subscription(self, request: Request) -> HTTPResponse:
+    def subscription(self, request: Request) -> HTTPResponse:
         """`hub.challenge` as text if `hub.mode` is "subscribe" and `hub.verify_token` ours; else 403."""
         token = request.args.get("hub.verify_token", "")
         if request.args.get("hub.mode") == "subscribe" and hmac.compare_digest(
@@ -238,10 +247,6 @@ class MessengerInput(MessagingInput):
         ):
             return response.text(request.args.get("hub.challenge", ""))
         return response.json({"error": "verification failed"}, status=403)
-
-    async def _close_session(self, *_: Any) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     def verify(self, request: Request) -> bool:
         return valid_signature(self.app_secret, request.body, request.headers.get(SIGNATURE_HEADER, ""))
