@@ -168,9 +168,11 @@ def split_text(lines: List[str]) -> List[str]:
 
 
 def quick_replies(buttons: List[Dict[str, str]]) -> List[Dict[str, str]]:
+    """Quick replies titled with the number of their line in the text and the question's start
+    ("2 What are the…"): a cut title alone could match several questions."""
     return [
-        {"content_type": "text", "title": short_title(button["title"]), "payload": button["payload"]}
-        for button in buttons[:MAX_QUICK_REPLIES]
+        {"content_type": "text", "title": short_title(f"{i} {button['title']}"), "payload": button["payload"]}
+        for i, button in enumerate(buttons[:MAX_QUICK_REPLIES], start=1)
     ]
 
 

@@ -130,8 +130,8 @@ def test_an_answer_is_one_send_api_call_with_quotes_sources_numbered_options_and
     questions = numbered_options(text)
     by_question = {answer.question: answer for answer in KNOWLEDGE.answers.values()}
     assert message["quick_replies"] == [
-        {"content_type": "text", "title": short_title(q), "payload": payload_for(by_question[q])}
-        for q in questions[:MAX_QUICK_REPLIES]
+        {"content_type": "text", "title": short_title(f"{i} {q}"), "payload": payload_for(by_question[q])}
+        for i, q in enumerate(questions[:MAX_QUICK_REPLIES], start=1)
     ]
     assert all(len(button["title"]) <= MAX_TITLE_CHARS for button in message["quick_replies"])
 
