@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Dict, List, Optional, Set
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
@@ -32,6 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.reply import Reply, new_reply
+from channels.answering import Handler, replies_to
 from channels.delivery_store import delivery_store
 from channels.message_guard import channel_text, guard
 
@@ -55,9 +56,6 @@ class Inbound:
     user: str  # the platform's id of the patient (phone number, chat id, page-scoped id...)
     address: Dict[str, Any] = field(default_factory=dict)  # where the replies go, for `send`
     text: Optional[str] = None  # None: nothing to read (a picture, a sticker, a voice note)
-
-
-Handler = Callable[[UserMessage], Awaitable[Any]]
 
 
 def replies_of(collected: List[Dict[str, Any]]) -> List[Reply]:
@@ -197,10 +195,10 @@ class MessagingInput(InputChannel):
             return
         conversation = self.conversation_id(inbound)
         text = await self._chosen_option(conversation, checked.text, tracker_store)
-        collector = CollectingOutputChannel()
-        await on_new_message(UserMessage(text, collector, conversation, input_channel=self.name()))
+        message = UserMessage(text, CollectingOutputChannel(), conversation, input_channel=self.name())
+        collected = await replies_to(message, on_new_message)
         if await self.may_reply(inbound):
-            await self.deliver(inbound, replies_of(collector.messages))
+            await self.deliver(inbound, replies_of(collected))
 
     async def _chosen_option(self, conversation: str, text: str, tracker_store: Any) -> str:
         """ "2" after a turn that offered options is the second option's payload."""

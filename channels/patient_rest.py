@@ -22,6 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels import action_result_validation
+from channels.answering import replies_to
 from channels.message_guard import guard
 from channels.text_output import TextOutput
 
@@ -77,16 +78,8 @@ class PatientRestInput(RestInput):
             checked = guard(fields["message"])
             if checked.reply is not None:
                 return response.json([{"recipient_id": sender, "text": checked.reply}])
-            collector = self.output_channel()
-            await on_new_message(
-                UserMessage(
-                    checked.text,
-                    collector,
-                    sender,
-                    input_channel=self.name(),
-                    metadata=fields["metadata"],
-                )
-            )
-            return response.json(collector.messages)
+            # `metadata` is checked but not kept: Rasa would store it in the tracker forever.
+            message = UserMessage(checked.text, self.output_channel(), sender, input_channel=self.name())
+            return response.json(await replies_to(message, on_new_message))
 
         return webhook
