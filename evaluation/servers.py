@@ -70,11 +70,16 @@ def wait_until_up(url: str, processes: List[subprocess.Popen], logs: List[Path])
 
 @contextmanager
 def running_assistant(model: Path, folder: Path) -> Iterator[Assistant]:
-    """The three servers with this model; logs in `folder`; all stopped on exit."""
+    """The three servers with this model, as scripts/run.sh starts them (conversations in a SQLite
+    tracker store, here `folder`/conversations.db); logs in `folder`; all stopped on exit. The same
+    `folder` again continues its conversations."""
     action_port, rasa_port, site_port = free_port(), free_port(), free_port()
     rasa_url, site_url = f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{site_port}"
     endpoints = folder / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'conversations.db'}\n"
+    )
     python, rasa = str(VENV_BIN / "python"), str(VENV_BIN / "rasa")
     listen = ["--interface", "127.0.0.1", "--port", str(rasa_port), "--cors", site_url]
     files = ["--model", str(model), "--credentials", "credentials.yml", "--endpoints", str(endpoints)]

@@ -15,6 +15,7 @@ read -r -a ORIGINS <<< "$(.venv/bin/python -c 'from actions.clinic import load_c
 # (Only the Rasa server: the action server receives whole conversations, which grow past that.)
 REQUEST_MAX_SIZE="${REQUEST_MAX_SIZE:-65536}"
 
+mkdir -p state  # conversations (endpoints.yml) and the channels' state, kept across restarts
 SANIC_HOST=127.0.0.1 .venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_SERVER_PORT" &
 ACTIONS_PID=$!
 .venv/bin/python -m scripts.serve_demo --port "$DEMO_PORT" --assistant "http://127.0.0.1:$RASA_PORT" &
