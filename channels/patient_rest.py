@@ -1,9 +1,10 @@
 """The REST channel (`/webhooks/rest/webhook`), hardened for patients' messages.
 
 Compared with Rasa's RestInput: malformed requests get a 400 with a reason instead of a stack
-trace; the sender id must look like one (letters, digits, `-_.@+`, at most 128, matched whole;
-no ":", which only the messaging channels' conversation ids have: a web client can never address
-an SMS patient's conversation); the message is
+trace; the sender id is a web session id, matched whole: 24-128 letters, digits, "-" or "_" (96
+random bits or more, as the widget and scripts/chat.py make: no "default", no phone numbers, no
+":" that only the messaging channels' conversation ids have, so a web client can neither guess
+another's conversation nor address an SMS patient's); the message is
 cleaned and bounded before NLU (channels/message_guard.py). Replies are the same JSON list of
 `{recipient_id, text, buttons?}`: the actions' structured replies rendered as plain text
 (channels/text_output.py).
@@ -28,7 +29,7 @@ from channels.text_output import TextOutput
 
 action_result_validation.install()  # the Rasa server imports this module at start-up
 
-SENDER_ID = re.compile(r"[A-Za-z0-9_.@+-]{1,128}")
+SENDER_ID = re.compile(r"[A-Za-z0-9_-]{24,128}")
 
 
 class InvalidRequest(ValueError):
@@ -44,7 +45,9 @@ def parse_request(request: Request) -> Dict[str, Any]:
         raise InvalidRequest('The body must be a JSON object: {"sender": "...", "message": "..."}.')
     sender, message, metadata = payload.get("sender"), payload.get("message"), payload.get("metadata")
     if not isinstance(sender, str) or not SENDER_ID.fullmatch(sender):
-        raise InvalidRequest("'sender' must be 1-128 letters, digits or -_.@+ characters.")
+        raise InvalidRequest(
+            "'sender' must be a session id of 24-128 letters, digits, - or _ (e.g. 32 random hex digits)."
+        )
     if not isinstance(message, str):
         raise InvalidRequest("'message' must be a string.")
     if metadata is not None and not isinstance(metadata, dict):

@@ -28,7 +28,7 @@ The assistant starts on http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook (ready
 Demo clinic page with the chat widget: http://127.0.0.1:$DEMO_PORT/  (allowed origins: ${ORIGINS[*]})
 Chat from another terminal:   .venv/bin/python -m scripts.chat --port $RASA_PORT
 Or with curl:  curl -s -X POST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook \\
-                 -H 'Content-Type: application/json' -d '{"sender": "me", "message": "what is kyphoplasty?"}'
+                 -H 'Content-Type: application/json' -d '{"sender": "$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(16))')", "message": "what is kyphoplasty?"}'
 
 MSG
 SANIC_REQUEST_MAX_SIZE="$REQUEST_MAX_SIZE" .venv/bin/rasa run --interface 127.0.0.1 --port "$RASA_PORT" --model models/kyphoplasty.tar.gz \

@@ -179,6 +179,10 @@ def test_a_one_megabyte_message_is_refused_with_413(assistant: Assistant) -> Non
         (b'{"message": "hi"}', "application/json"),
         (b'{"sender": "../../etc/passwd", "message": "hi"}', "application/json"),
         (b'{"sender": "me", "message": 42}', "application/json"),
+        (b'{"sender": "default", "message": "hi"}', "application/json"),
+        (b'{"sender": "+15550123456", "message": "hi"}', "application/json"),
+        (b'{"sender": "0123456789abcdef012345", "message": "hi"}', "application/json"),  # 88 bits
+        (b'{"sender": "0123456789abcdef0123456789abcdef\\n", "message": "hi"}', "application/json"),
         (b'{"sender": "me", "message": "hi", "metadata": "x"}', "application/json"),
     ],
 )
