@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Dict, List, Optional, Set, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
@@ -84,6 +85,39 @@ def in_sending_order(replies: List[Reply]) -> List[Reply]:
     return emergencies + notes + rest
 
 
+OPTION = re.compile(r"(?:option|number|no\.?|#)?\s*(\d{1,2})\s*[.)]?", re.IGNORECASE)
+# Platform ids are printable ASCII: anything else (a lone surrogate...) cannot be a conversation id.
+PLATFORM_ID = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def option_number(text: str) -> Optional[int]:
+    """The option a reply like "2", "#2", "2.", "2)", "option 2" or "2" with a keycap picks (any
+    script's decimal digits), else None."""
+    match = OPTION.fullmatch(text.strip().replace("\ufe0f", "").replace("\u20e3", ""))
+    return int(match.group(1)) if match else None
+
+
+POLITE_WORDS = frozenset({"PLEASE", "NOW", "THANKS"})
+
+
+def keyword_of(text: str) -> Optional[str]:
+    """The keyword a message is, in capitals ("stop?", "Stop please!", "STOP STOP", "stop 🛑" ->
+    "STOP"), or None when it says anything more: carriers match a lone word; patients add
+    punctuation, emoji and "please"."""
+    words = {word.upper() for word in re.findall(r"[^\W\d_]+", text)} - POLITE_WORDS
+    return words.pop() if len(words) == 1 else None
+
+
+def checked_inbound(inbound: Inbound) -> Inbound:
+    """The inbound message if its ids are platform ids and its text a string or None; else
+    InvalidPayload (a malformed but signed payload must not reach the tracker store)."""
+    if not all(isinstance(v, str) and PLATFORM_ID.fullmatch(v) for v in (inbound.message_id, inbound.user)):
+        raise InvalidPayload("Message and user ids must be printable ASCII.")
+    if inbound.text is not None and not isinstance(inbound.text, str):
+        raise InvalidPayload("A message's text must be a string.")
+    return inbound
+
+
 def offered_buttons(events: List[Any]) -> List[Dict[str, str]]:
     """The buttons of the assistant's last turn (`[{title, payload}]`), or [] if it offered none."""
     for event in reversed(events):
@@ -127,7 +161,8 @@ class MessagingInput(InputChannel):
         return response.json({"status": "received"})
 
     async def keyword_reply(self, inbound: Inbound, text: str) -> Optional[str]:
-        """A reply the channel gives itself, without Rasa (carrier keywords, /help), or None."""
+        """A reply the channel gives itself, without Rasa (carrier keywords, /help): its text, ""
+        to send nothing, or None when the message is not a keyword."""
         return None
 
     async def may_reply(self, inbound: Inbound) -> bool:
@@ -154,19 +189,29 @@ class MessagingInput(InputChannel):
         return webhook
 
     async def receive(self, request: Request, on_new_message: Handler) -> HTTPResponse:
-        if not self.verify(request):
+        if not self._verified(request):
             logger.warning("%s: refused a request with a missing, forged or stale signature", self.name())
             return response.json({"error": "invalid signature"}, status=403)
         try:
-            inbounds = self.parse(request)
+            inbounds = [checked_inbound(inbound) for inbound in self.parse(request)]
         except InvalidPayload as error:
             return response.json({"error": str(error)}, status=400)
+        except Exception:  # a signed body of an unexpected shape: the platform's bug, not a 500
+            logger.warning("%s: refused a signed payload of an unexpected shape", self.name())
+            return response.json({"error": "unexpected payload"}, status=400)
         store = delivery_store()
         tracker_store = request.app.ctx.agent.tracker_store
         for inbound in inbounds:
             if await store.first_delivery(self.name(), inbound.message_id):
                 self._in_background(self.handle(inbound, on_new_message, tracker_store))
         return self.acknowledgement()
+
+    def _verified(self, request: Request) -> bool:
+        """`verify`, with any error in it (odd headers: non-ASCII, huge numbers) a failure."""
+        try:
+            return self.verify(request)
+        except Exception:
+            return False
 
     def _in_background(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -182,32 +227,45 @@ class MessagingInput(InputChannel):
             logger.debug("%s: traceback", self.name(), exc_info=True)
 
     async def _handle(self, inbound: Inbound, on_new_message: Handler, tracker_store: Any) -> None:
-        if inbound.text is None:
-            await self.deliver(inbound, [new_reply("text", channel_text("not_text"))])
-            return
-        checked = guard(inbound.text)
-        if checked.reply is not None:
-            await self.deliver(inbound, [new_reply("text", checked.reply)])
-            return
-        keyword = await self.keyword_reply(inbound, checked.text)
-        if keyword is not None:
-            await self.deliver(inbound, [new_reply("text", keyword)])
+        checked = guard(inbound.text) if inbound.text is not None else None
+        if checked is not None and checked.reply is None:
+            keyword = await self.keyword_reply(inbound, checked.text)
+            if keyword is not None:  # HELP and START answer even a patient who said STOP
+                if keyword:
+                    await self.deliver(inbound, [new_reply("text", keyword)])
+                return
+        may_reply = await self.may_reply(inbound)
+        if checked is None or checked.reply is not None:
+            if may_reply:
+                reply = channel_text("not_text") if checked is None else checked.reply
+                await self.deliver(inbound, [new_reply("text", reply)])
             return
         conversation = self.conversation_id(inbound)
-        text = await self._chosen_option(conversation, checked.text, tracker_store)
-        message = UserMessage(text, CollectingOutputChannel(), conversation, input_channel=self.name())
-        collected = await replies_to(message, on_new_message)
-        if await self.may_reply(inbound):
-            await self.deliver(inbound, replies_of(collected))
+        text, replies = await self._chosen_option(conversation, checked.text, tracker_store)
+        if not replies:
+            message = UserMessage(text, CollectingOutputChannel(), conversation, input_channel=self.name())
+            replies = replies_of(await replies_to(message, on_new_message))
+        if may_reply:  # a patient who said STOP: the message is kept, nothing is sent
+            await self.deliver(inbound, replies)
 
-    async def _chosen_option(self, conversation: str, text: str, tracker_store: Any) -> str:
-        """ "2" after a turn that offered options is the second option's payload."""
-        if not text.isdigit():
-            return text
+    async def _chosen_option(
+        self, conversation: str, text: str, tracker_store: Any
+    ) -> Tuple[str, List[Reply]]:
+        """`(payload, [])` for "2" (or "#2", "2.", "option 2") after a turn that offered options:
+        the second option's payload; `(text, [reply])` for a number beyond the options: which
+        numbers there are; else `(text, [])`."""
+        choice = option_number(text)
+        if choice is None:
+            return text, []
         tracker = await tracker_store.retrieve(conversation)
         buttons = offered_buttons(list(tracker.events)) if tracker else []
-        choice = int(text)
-        return buttons[choice - 1]["payload"] if 1 <= choice <= len(buttons) else text
+        if 1 <= choice <= len(buttons):
+            return buttons[choice - 1]["payload"], []
+        if buttons:
+            return text, [
+                new_reply("text", channel_text("option_range", count=len(buttons)), buttons=buttons)
+            ]
+        return text, []
 
     async def deliver(self, inbound: Inbound, replies: List[Reply]) -> None:
         """Renders and sends the replies in order; stops at the first message that cannot be sent

@@ -113,8 +113,9 @@ def inbound_of(event: Dict[str, Any]) -> Optional[Inbound]:
     if not psid or message.get("is_echo") or not (message or postback):
         return None
     text = _text_of_message(message) if message else _text_of_postback(postback)
-    # A postback without a mid (older API versions) is told apart by its sender and time.
-    message_id = (message or postback).get("mid") or f"{psid}:{event.get('timestamp')}"
+    # A postback without a mid (older API versions): its sender, time and content tell it apart.
+    content = hashlib.sha256(json.dumps(event, sort_keys=True).encode("utf-8", "replace")).hexdigest()[:16]
+    message_id = (message or postback).get("mid") or f"{psid}:{event.get('timestamp')}:{content}"
     return Inbound(str(message_id), str(psid), {"psid": str(psid)}, text)
 
 

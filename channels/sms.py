@@ -31,7 +31,7 @@ from twilio.rest import Client
 from actions.reply import Reply
 from channels.delivery_store import delivery_store
 from channels.message_guard import channel_text
-from channels.messaging import Inbound, InvalidPayload, MessagingInput
+from channels.messaging import Inbound, InvalidPayload, MessagingInput, keyword_of
 
 # GSM 03.38: the basic alphabet (one septet each) and its extension table (two septets each).
 GSM7_BASIC = frozenset(
@@ -192,10 +192,13 @@ class TwilioSmsInput(MessagingInput):
 
     async def keyword_reply(self, inbound: Inbound, text: str) -> Optional[str]:
         """STOP and its synonyms: opted out, one confirmation; START: opted in; HELP: the clinic's
-        name and number (also while opted out, as carriers require)."""
-        word = text.strip().strip(".!").upper()
+        name and number (also while opted out, as carriers require). A keyword is the message's
+        only word, with any punctuation, emoji or "please" (`keyword_of`)."""
+        word = keyword_of(text)
         store = delivery_store()
-        if word in STOP_WORDS:
+        if word in STOP_WORDS:  # one confirmation: a second STOP gets nothing
+            if await store.is_opted_out(self.name(), inbound.user):
+                return ""
             await store.set_opted_out(self.name(), inbound.user, True)
             return channel_text("stopped")
         resuming = word in RESUME_WORDS and await store.is_opted_out(self.name(), inbound.user)

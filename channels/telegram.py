@@ -228,6 +228,24 @@ def _chat_id(chat: Any) -> int:
     return chat_id
 
 
+# What a person sends that has no text for us: these get channel_text("not_text"). Any other
+# message without text is a service message (members joined, a title changed, a pin...).
+CONTENT_WITHOUT_TEXT = frozenset({
+    "sticker", "photo", "voice", "audio", "video", "video_note", "document", "animation",
+    "location", "venue", "contact", "poll", "dice",
+})  # fmt: skip
+
+
+def _is_private(chat: Any) -> bool:
+    return isinstance(chat, dict) and chat.get("type", "private") == "private"
+
+
+def _is_from_a_person(message: Dict[str, Any]) -> bool:
+    return isinstance(message.get("text") or message.get("caption"), str) or bool(
+        CONTENT_WITHOUT_TEXT & set(message)
+    )
+
+
 def _text_of(message: Dict[str, Any]) -> Optional[str]:
     text = message.get("text") or message.get("caption")
     if not isinstance(text, str):
@@ -275,6 +293,8 @@ class TelegramInput(MessagingInput):
         update_id = str(update["update_id"])
         message, pressed = update.get("message"), update.get("callback_query")
         if isinstance(message, dict):
+            if not _is_private(message.get("chat")) or not _is_from_a_person(message):
+                return []  # groups (one conversation for many people) and service messages
             chat_id = _chat_id(message.get("chat"))
             return [Inbound(update_id, str(chat_id), {"chat_id": chat_id}, _text_of(message))]
         if isinstance(pressed, dict):

@@ -23,7 +23,7 @@ from nlu_components.paths import PROJECT_ROOT
 
 VENV_BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 240
-MAX_BODY_BYTES = 65536
+MAX_BODY_BYTES = 262144
 
 
 def free_port() -> int:

@@ -12,8 +12,10 @@ RASA_PORT="${RASA_PORT:-5005}"
 DEMO_PORT="${DEMO_PORT:-8080}"
 read -r -a ORIGINS <<< "$(.venv/bin/python -c 'from actions.clinic import load_clinic; print(*load_clinic().website_origins)')"
 # A chat message is small: the Rasa server answers 413 to larger bodies before reading them.
+# 256 KB: a platform's longest message (Slack: 40,000 characters, sent twice in an event) still
+# arrives, and gets the "too long" reply rather than a silent 413.
 # (Only the Rasa server: the action server receives whole conversations, which grow past that.)
-REQUEST_MAX_SIZE="${REQUEST_MAX_SIZE:-65536}"
+REQUEST_MAX_SIZE="${REQUEST_MAX_SIZE:-262144}"
 
 mkdir -p state  # conversations (endpoints.yml) and the channels' state, kept across restarts
 SANIC_HOST=127.0.0.1 .venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_SERVER_PORT" &

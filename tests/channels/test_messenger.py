@@ -306,7 +306,10 @@ def test_only_a_patients_messages_and_postbacks_become_inbound_messages() -> Non
     assert inbound_of(postback_event(psid, "Get Started", "GET_STARTED")).text == "/greet"
     assert inbound_of(postback_event(psid, "Recovery", "/recovery_time")).text == "/recovery_time"
     no_mid = {"sender": {"id": psid}, "timestamp": 1458692752478, "postback": {"payload": "/greet"}}
-    assert inbound_of(no_mid).message_id == f"{psid}:1458692752478"
+    other_at_the_same_time = {**no_mid, "postback": {"payload": "/recovery"}}
+    assert inbound_of(no_mid).message_id.startswith(f"{psid}:1458692752478:")
+    assert inbound_of(no_mid).message_id == inbound_of(dict(no_mid)).message_id  # a retry: the same
+    assert inbound_of(other_at_the_same_time).message_id != inbound_of(no_mid).message_id
     assert inbound_of({"sender": {"id": psid}, "read": {"watermark": 1}}) is None
     echo = {"sender": {"id": PAGE_ID}, "message": {"is_echo": True, "mid": new_mid(), "text": "Hi"}}
     assert inbound_of(echo) is None
