@@ -22,12 +22,13 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels import action_result_validation
+from channels import action_result_validation, log_privacy
 from channels.answering import replies_to
 from channels.message_guard import guard
 from channels.text_output import TextOutput
 
 action_result_validation.install()  # the Rasa server imports this module at start-up
+log_privacy.install()
 
 SENDER_ID = re.compile(r"[A-Za-z0-9_-]{24,128}")
 

@@ -85,3 +85,16 @@ def test_a_messaging_patient_gets_the_no_reply_text_when_rasa_fails(handler: Any
     asyncio.run(channel.handle(Inbound("m1", "u1", {}, SECRET_TEXT), handler, NoTracker()))
     assert channel.sent == [channel_text("no_reply")]
     assert SECRET_TEXT not in caplog.text
+
+
+def test_a_failing_action_is_logged_without_what_the_patient_said(caplog) -> None:
+    from channels.log_privacy import install
+
+    install()
+    caplog.set_level(logging.INFO)
+    try:
+        raise RuntimeError(f"action server answered 500: {SECRET_TEXT}")
+    except RuntimeError:
+        logging.getLogger("rasa.core.processor").exception("Encountered an exception while running action")
+    assert "Encountered an exception while running action (RuntimeError;" in caplog.text
+    assert SECRET_TEXT not in caplog.text
