@@ -405,8 +405,11 @@
     setBusy(true);
     try {
       const entries = (await post(message)).map(entryFromReply).filter(Boolean);
+      // The page's own greeting, if it sets one, replaces the assistant's (a reply of kind "text").
       if (greeting && config.greeting && entries.length && entries[0].kind === "text") {
-        entries[0].text = config.greeting;
+        const first = entries[0];
+        if (first.payload) first.payload = { ...first.payload, text: config.greeting, call: [] };
+        else first.text = config.greeting;
       }
       entries.forEach(addEntry);
       return true;
