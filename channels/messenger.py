@@ -43,14 +43,13 @@ from sanic.response import HTTPResponse
 
 from actions.reply import Reply
 from channels.message_guard import channel_text
-from channels.messaging import GREET_PAYLOAD, Handler, Inbound, InvalidPayload, MessagingInput
+from channels.messaging import GREET_PAYLOAD, Handler, Inbound, InvalidPayload, MessagingInput, keyword_of
 
 GRAPH_API_VERSION = "v22.0"
 DEFAULT_API_BASE = "https://graph.facebook.com"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 SIGNATURE_PREFIX = "sha256="
 GET_STARTED_PAYLOAD = "GET_STARTED"  # what the page's "Get Started" button is set up to send
-HELP_WORDS = frozenset({"help"})
 MAX_TEXT_CHARS = 2000  # Send API limit for one text message
 MAX_QUICK_REPLIES = 13
 MAX_TITLE_CHARS = 20
@@ -279,5 +278,5 @@ class MessengerInput(MessagingInput):
                 raise SendApiError(answer.status, await _error_code(answer))
 
     async def keyword_reply(self, inbound: Inbound, text: str) -> Optional[str]:
-        """ "help" alone: who the assistant is and whom to call."""
-        return channel_text("help_chat") if text.strip().strip(".!?").lower() in HELP_WORDS else None
+        """ "help" alone (`keyword_of`): who the assistant is and whom to call."""
+        return channel_text("help_chat") if keyword_of(text) == "HELP" else None

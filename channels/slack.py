@@ -38,7 +38,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.reply import Reply
 from channels.message_guard import channel_text
-from channels.messaging import EMERGENCY, Handler, Inbound, InvalidPayload, MessagingInput
+from channels.messaging import EMERGENCY, Handler, Inbound, InvalidPayload, MessagingInput, keyword_of
 
 Block = Dict[str, Any]
 SlackMessage = Dict[str, Any]  # chat.postMessage arguments: {"text", "blocks"}
@@ -296,7 +296,7 @@ class SlackInput(MessagingInput):
     async def receive(self, request: Request, on_new_message: Handler) -> HTTPResponse:
         """The base's flow; a signed url_verification (Slack checking the URL) gets its challenge."""
         challenge = None if _is_interactive(request) else url_verification_challenge(request.body)
-        if challenge is not None and self.verify(request):
+        if challenge is not None and self._verified(request):
             return response.json({"challenge": challenge})
         return await super().receive(request, on_new_message)
 
@@ -319,5 +319,5 @@ class SlackInput(MessagingInput):
         )
 
     async def keyword_reply(self, inbound: Inbound, text: str) -> Optional[str]:
-        """ "help" alone: what the assistant is and whom to call."""
-        return channel_text("help_chat") if text.strip().strip(".!?").lower() == "help" else None
+        """ "help" alone (`keyword_of`): what the assistant is and whom to call."""
+        return channel_text("help_chat") if keyword_of(text) == "HELP" else None

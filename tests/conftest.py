@@ -4,6 +4,7 @@ every messaging channel on (test secrets) and pointed at a fake platform API on 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Dict, Iterator
 
@@ -54,6 +55,8 @@ def assistant(tmp_path_factory: pytest.TempPathFactory, fake_platform: FakePlatf
     os.environ.update(channel_environment(fake_platform, folder))
     try:
         with running_assistant(MODEL_PATH, folder) as servers:
+            # The first message warms up the models (seconds); tests time out on single steps.
+            servers.chat(secrets.token_hex(16), "what is kyphoplasty?")
             yield servers
     finally:
         os.environ.clear()
