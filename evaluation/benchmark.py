@@ -1,6 +1,6 @@
 """The benchmark: answer quality, latency, load, cost, side by side with the `rasa init` baseline.
 
-    bash scripts/benchmark.sh            # full run (~80 min on 2 cores; the baseline is the slow part)
+    bash scripts/benchmark.sh            # full run (~100 min on 2 cores; the baseline is the slow part)
     bash scripts/benchmark.sh --quick    # the same steps, tiny: 2 epochs, 2 s of load (CI)
 
 Both variants are trained from scratch on the same data and served with the same domain,
