@@ -1,5 +1,5 @@
 """Plain-text rendering of the actions' structured replies (actions/reply.py), for the REST channel
-and the text-only clients behind it (scripts, SMS, messengers).
+and the clients behind it (scripts/chat.py, curl). Each messaging platform has its own renderer.
 
 A reply becomes messages `{"text"}`, in this order, each present only when there is something to
 say: the safety note; the text, with the signs to watch for as "- " lines; "From the article:"
