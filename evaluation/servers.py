@@ -1,8 +1,12 @@
-"""Starts the real servers on free loopback ports: action server, Rasa server, demo clinic site.
+"""Starts the real servers on free loopback ports: action server, Rasa server, demo clinic site;
+or, for the scale-out profile, N Rasa servers sharing a tracker store and a lock store, with one
+or more action servers.
 
-Used by the tests (tests/conftest.py) and the benchmark, so both measure what `scripts/run.sh`
-runs. The body limit applies to the Rasa server only: the action server receives whole
-conversations, which grow past it.
+Used by the tests (tests/conftest.py, tests/stores/) and the benchmark, so both measure what
+`scripts/run.sh` runs: each Rasa server's endpoints are the project's `endpoints.yml` with only
+the action server's URL, the tracker store's location and (scale-out) the stores replaced. The
+body limit applies to the Rasa server only: the action server receives whole conversations, which
+grow past it.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import IO, Any, Dict, Iterator, List, Mapping, Optional
 
 import requests
+import yaml
 
 from nlu_components.paths import PROJECT_ROOT
 
 VENV_BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 240
 MAX_BODY_BYTES = 262144
+ATOMIC_REDIS_LOCK_STORE = "stores.lock_store.AtomicRedisLockStore"  # the scale-out profile's
+STOCK_REDIS_LOCK_STORE = "redis"  # Rasa's own RedisLockStore: loses messages (README, Scale out)
 
 
 def free_port() -> int:
@@ -35,7 +42,7 @@ def free_port() -> int:
 @dataclass
 class Assistant:
     base_url: str
-    site_url: str  # the demo clinic page with the widget, the one origin allowed by CORS
+    site_url: str = ""  # the demo clinic page with the widget, the one origin allowed by CORS ("" if none)
     rasa_pid: int = 0
     started_at: float = field(default=0.0)  # time.monotonic() when the Rasa server was launched
     logs: Path = field(default=Path("."))  # the servers' logs: actions.log, rasa.log, site.log
@@ -53,6 +60,15 @@ class Assistant:
         return response.json()
 
 
+@dataclass
+class Cluster:
+    """N Rasa servers sharing one tracker store and one lock store (the scale-out profile)."""
+
+    servers: List[Assistant]  # the Rasa servers, each with its own port and rasa-<i>.log
+    action_urls: List[str]  # the action servers' webhooks; Rasa server i uses number i % len
+    logs: Path  # the folder with every server's log and endpoints file
+
+
 def wait_until_up(url: str, processes: List[subprocess.Popen], logs: List[Path]) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -68,6 +84,109 @@ def wait_until_up(url: str, processes: List[subprocess.Popen], logs: List[Path])
     raise RuntimeError(f"Server not up after {START_TIMEOUT_S} s: {url}")
 
 
+def project_endpoints() -> Dict[str, Any]:
+    """The project's endpoints.yml (what scripts/run.sh uses), as a mapping."""
+    return yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
+
+
+def write_endpoints(
+    path: Path,
+    action_url: str,
+    tracker_store: Mapping[str, Any],
+    lock_store: Optional[Mapping[str, Any]] = None,
+) -> Path:
+    """Writes the project's endpoints with this action server and tracker store (and lock store,
+    when given; otherwise the project's) to `path`."""
+    endpoints = project_endpoints()
+    endpoints["action_endpoint"] = {"url": action_url}
+    endpoints["tracker_store"] = dict(tracker_store)
+    if lock_store is not None:
+        endpoints["lock_store"] = dict(lock_store)
+    path.write_text(yaml.safe_dump(endpoints, sort_keys=False))
+    return path
+
+
+def sqlite_tracker_store(database: Path) -> Dict[str, Any]:
+    """The project's tracker store (endpoints.yml) on the SQLite file `database`."""
+    return {**project_endpoints()["tracker_store"], "db": str(database)}
+
+
+def postgres_tracker_store(
+    host: str, port: int, database: str, username: str, password: str = ""
+) -> Dict[str, Any]:
+    """Rasa's SQL tracker store on PostgreSQL (`evaluation.local_stores.LocalPostgres` has these)."""
+    store: Dict[str, Any] = {
+        "type": "SQL",
+        "dialect": "postgresql",
+        "url": host,
+        "port": port,
+        "db": database,
+    }
+    store["username"] = username
+    if password:
+        store["password"] = password
+    return store
+
+
+def redis_lock_store(host: str, port: int, lock_store_type: str = ATOMIC_REDIS_LOCK_STORE) -> Dict[str, Any]:
+    """A Redis lock store: the project's atomic one, or Rasa's stock one (`STOCK_REDIS_LOCK_STORE`)."""
+    return {"type": lock_store_type, "url": host, "port": port, "db": 1}
+
+
+class _Launcher:
+    """Starts processes with their logs in one folder; `close()` stops them all."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.processes: List[subprocess.Popen] = []
+        self.logs: List[Path] = []
+        self._outputs: List[IO[str]] = []
+
+    def start(self, name: str, command: List[str], environment: Mapping[str, str]) -> subprocess.Popen:
+        log = self.folder / f"{name}.log"
+        self._outputs.append(log.open("w"))
+        self.processes.append(
+            subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=dict(environment),
+                stdout=self._outputs[-1],
+                stderr=subprocess.STDOUT,
+            )
+        )
+        self.logs.append(log)
+        return self.processes[-1]
+
+    def wait_until_up(self, url: str) -> None:
+        wait_until_up(url, self.processes, self.logs)
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
+        for output in self._outputs:
+            output.close()
+
+
+def _action_server_command(port: int) -> List[str]:
+    return [str(VENV_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+
+
+def _rasa_command(model: Path, port: int, endpoints: Path, cors: List[str]) -> List[str]:
+    listen = ["--interface", "127.0.0.1", "--port", str(port), *(["--cors", *cors] if cors else [])]
+    files = ["--model", str(model), "--credentials", "credentials.yml", "--endpoints", str(endpoints)]
+    return [str(VENV_BIN / "rasa"), "run", *listen, *files]
+
+
+ACTION_SERVER_ENV = {"SANIC_HOST": "127.0.0.1"}
+RASA_SERVER_ENV = {"SANIC_REQUEST_MAX_SIZE": str(MAX_BODY_BYTES)}
+
+
 @contextmanager
 def running_assistant(model: Path, folder: Path) -> Iterator[Assistant]:
     """The three servers with this model, as scripts/run.sh starts them (conversations in a SQLite
@@ -75,46 +194,80 @@ def running_assistant(model: Path, folder: Path) -> Iterator[Assistant]:
     `folder` again continues its conversations."""
     action_port, rasa_port, site_port = free_port(), free_port(), free_port()
     rasa_url, site_url = f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{site_port}"
-    endpoints = folder / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'conversations.db'}\n"
+    action_url = f"http://127.0.0.1:{action_port}/webhook"
+    endpoints = write_endpoints(
+        folder / "endpoints.yml", action_url, sqlite_tracker_store(folder / "conversations.db")
     )
-    python, rasa = str(VENV_BIN / "python"), str(VENV_BIN / "rasa")
-    listen = ["--interface", "127.0.0.1", "--port", str(rasa_port), "--cors", site_url]
-    files = ["--model", str(model), "--credentials", "credentials.yml", "--endpoints", str(endpoints)]
-    commands: Dict[str, List[str]] = {
-        "actions": [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
-        "site": [python, "-m", "scripts.serve_demo", "--port", str(site_port), "--assistant", rasa_url],
-        "rasa": [rasa, "run", *listen, *files],
-    }
-    env_of = {
-        "actions": {**os.environ, "SANIC_HOST": "127.0.0.1"},
-        "site": dict(os.environ),
-        "rasa": {**os.environ, "SANIC_REQUEST_MAX_SIZE": str(MAX_BODY_BYTES)},
-    }
-    processes, logs, outputs = [], [], []
-    launched: Dict[str, float] = {}
+    site = [
+        str(VENV_BIN / "python"),
+        "-m",
+        "scripts.serve_demo",
+        "--port",
+        str(site_port),
+        "--assistant",
+        rasa_url,
+    ]
+    launcher = _Launcher(folder)
     try:
-        for name, command in commands.items():
-            log = folder / f"{name}.log"
-            outputs.append(log.open("w"))
-            launched[name] = time.monotonic()
-            processes.append(
-                subprocess.Popen(
-                    command, cwd=PROJECT_ROOT, env=env_of[name], stdout=outputs[-1], stderr=subprocess.STDOUT
-                )
-            )
-            logs.append(log)
-        wait_until_up(f"http://127.0.0.1:{action_port}/health", processes, logs)
-        wait_until_up(f"{site_url}/", processes, logs)
-        wait_until_up(f"{rasa_url}/webhooks/rest/", processes, logs)
-        rasa_pid = processes[list(commands).index("rasa")].pid
-        yield Assistant(rasa_url, site_url, rasa_pid, launched["rasa"], folder)
+        launcher.start("actions", _action_server_command(action_port), {**os.environ, **ACTION_SERVER_ENV})
+        launcher.start("site", site, os.environ)
+        rasa_started = time.monotonic()
+        rasa = launcher.start(
+            "rasa", _rasa_command(model, rasa_port, endpoints, [site_url]), {**os.environ, **RASA_SERVER_ENV}
+        )
+        launcher.wait_until_up(f"http://127.0.0.1:{action_port}/health")
+        launcher.wait_until_up(f"{site_url}/")
+        launcher.wait_until_up(f"{rasa_url}/webhooks/rest/")
+        yield Assistant(rasa_url, site_url, rasa.pid, rasa_started, folder)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
-        for output in outputs:
-            output.close()
+        launcher.close()
+
+
+@contextmanager
+def running_cluster(
+    model: Path,
+    folder: Path,
+    tracker_store: Mapping[str, Any],
+    lock_store: Mapping[str, Any],
+    rasa_servers: int = 2,
+    action_servers: int = 1,
+    environment: Optional[Mapping[str, str]] = None,
+) -> Iterator[Cluster]:
+    """`rasa_servers` Rasa servers with this model and `action_servers` action servers, all
+    started at once (the Rasa servers load their models in parallel), sharing `tracker_store` and
+    `lock_store` (endpoint mappings, e.g. `postgres_tracker_store(...)`, `redis_lock_store(...)`);
+    Rasa server i calls action server i % `action_servers`. Logs and endpoints files in `folder`;
+    extra `environment` for every server; all stopped on exit. No demo site, no CORS origins.
+
+    Raises RuntimeError (with the end of its log) if a server exits or is not up within
+    START_TIMEOUT_S, e.g. when a store cannot be reached at start-up."""
+    if rasa_servers < 1 or action_servers < 1:
+        raise ValueError("at least one Rasa server and one action server")
+    base_env = {**os.environ, **(environment or {})}
+    action_ports = [free_port() for _ in range(action_servers)]
+    action_urls = [f"http://127.0.0.1:{port}/webhook" for port in action_ports]
+    rasa_ports = [free_port() for _ in range(rasa_servers)]
+    launcher = _Launcher(folder)
+    try:
+        for number, port in enumerate(action_ports):
+            launcher.start(
+                f"actions-{number}", _action_server_command(port), {**base_env, **ACTION_SERVER_ENV}
+            )
+        servers: List[Assistant] = []
+        for number, port in enumerate(rasa_ports):
+            action_url = action_urls[number % action_servers]
+            endpoints = write_endpoints(
+                folder / f"endpoints-{number}.yml", action_url, tracker_store, lock_store
+            )
+            started = time.monotonic()
+            rasa = launcher.start(
+                f"rasa-{number}", _rasa_command(model, port, endpoints, []), {**base_env, **RASA_SERVER_ENV}
+            )
+            servers.append(Assistant(f"http://127.0.0.1:{port}", "", rasa.pid, started, folder))
+        for port in action_ports:
+            launcher.wait_until_up(f"http://127.0.0.1:{port}/health")
+        for server in servers:
+            launcher.wait_until_up(f"{server.base_url}/webhooks/rest/")
+        yield Cluster(servers, action_urls, folder)
+    finally:
+        launcher.close()
