@@ -94,11 +94,15 @@ def write_endpoints(
     action_url: str,
     tracker_store: Mapping[str, Any],
     lock_store: Optional[Mapping[str, Any]] = None,
+    action_endpoint: Optional[Mapping[str, Any]] = None,
 ) -> Path:
     """Writes the project's endpoints with this action server and tracker store (and lock store,
-    when given; otherwise the project's) to `path`."""
+    when given; otherwise the project's) to `path`. The action endpoint keeps the project's options
+    (e.g. `enable_selective_domain`) unless `action_endpoint` gives others."""
     endpoints = project_endpoints()
-    endpoints["action_endpoint"] = {"url": action_url}
+    if action_endpoint is None:
+        action_endpoint = {k: v for k, v in endpoints["action_endpoint"].items() if k != "url"}
+    endpoints["action_endpoint"] = {"url": action_url, **action_endpoint}
     endpoints["tracker_store"] = dict(tracker_store)
     if lock_store is not None:
         endpoints["lock_store"] = dict(lock_store)
@@ -188,15 +192,21 @@ RASA_SERVER_ENV = {"SANIC_REQUEST_MAX_SIZE": str(MAX_BODY_BYTES)}
 
 
 @contextmanager
-def running_assistant(model: Path, folder: Path) -> Iterator[Assistant]:
+def running_assistant(
+    model: Path, folder: Path, action_endpoint: Optional[Mapping[str, Any]] = None
+) -> Iterator[Assistant]:
     """The three servers with this model, as scripts/run.sh starts them (conversations in a SQLite
     tracker store, here `folder`/conversations.db); logs in `folder`; all stopped on exit. The same
-    `folder` again continues its conversations."""
+    `folder` again continues its conversations. `action_endpoint`: other action endpoint options
+    than endpoints.yml's (e.g. `{"enable_selective_domain": False}`; the benchmark compares them)."""
     action_port, rasa_port, site_port = free_port(), free_port(), free_port()
     rasa_url, site_url = f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{site_port}"
     action_url = f"http://127.0.0.1:{action_port}/webhook"
     endpoints = write_endpoints(
-        folder / "endpoints.yml", action_url, sqlite_tracker_store(folder / "conversations.db")
+        folder / "endpoints.yml",
+        action_url,
+        sqlite_tracker_store(folder / "conversations.db"),
+        action_endpoint=action_endpoint,
     )
     site = [
         str(VENV_BIN / "python"),
