@@ -118,9 +118,10 @@ def sqlite_tracker_store(database: Path) -> Dict[str, Any]:
 def postgres_tracker_store(
     host: str, port: int, database: str, username: str, password: str = ""
 ) -> Dict[str, Any]:
-    """Rasa's SQL tracker store on PostgreSQL (`evaluation.local_stores.LocalPostgres` has these)."""
+    """The project's SQL tracker store (Rasa's, without in-memory fallback: stores/tracker_store.py)
+    on PostgreSQL (`evaluation.local_stores.LocalPostgres` has these)."""
     store: Dict[str, Any] = {
-        "type": "SQL",
+        "type": "stores.tracker_store.StrictSQLTrackerStore",
         "dialect": "postgresql",
         "url": host,
         "port": port,

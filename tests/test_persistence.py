@@ -25,7 +25,11 @@ def user_texts(database: Path, sender: str) -> List[str]:
 
 def test_the_run_command_keeps_conversations_in_a_sqlite_file() -> None:
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-    assert endpoints["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": "state/conversations.db"}
+    assert endpoints["tracker_store"] == {
+        "type": "stores.tracker_store.StrictSQLTrackerStore",  # Rasa's SQL store, without in-memory fallback
+        "dialect": "sqlite",
+        "db": "state/conversations.db",
+    }
     assert "state/" in (PROJECT_ROOT / ".gitignore").read_text(encoding="utf-8").split()
 
 
