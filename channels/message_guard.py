@@ -1,7 +1,10 @@
-"""Checks a patient's message before any NLU runs: cleans it, and bounds its length.
+"""Checks a patient's message before any NLU runs: cleans it, bounds its length and masks the
+personal details in it.
 
 Rasa 3.6 stalls for ~20 s and exhausts memory on a 1 MB message, so long messages never reach
 NLU; the patient is told why and how to go on instead. The texts are in channels/texts.yml.
+Every channel builds its UserMessage from `guard(...).text`, so what Rasa parses, logs and keeps
+in the tracker store is the masked text (channels/pii_masking.py): "my name is [name]".
 """
 
 from __future__ import annotations
@@ -9,12 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import yaml
 
 from actions.clinic import load_clinic
+from channels import pii_masking
 from nlu_components.normalization import normalize_text
+
+pii_masking.prepare()  # when the Rasa server loads the channels, not on the first message
 
 MAX_MESSAGE_CHARS = 2000
 TEXTS_PATH = Path(__file__).resolve().with_name("texts.yml")
@@ -34,14 +40,17 @@ def channel_text(name: str, **values: Any) -> str:
 class GuardedMessage:
     text: str
     reply: Optional[str] = None  # set when the message must not go to NLU: say this instead
+    masked: Tuple[str, ...] = ()  # the kinds of personal details masked in `text` (never their values)
 
 
 def guard(text: str) -> GuardedMessage:
     """The message in canonical form (nlu_components/normalization.py: NFKC, ASCII apostrophes,
-    no lone surrogates, no control characters), or the reply to send instead of running NLU."""
+    no lone surrogates, no control characters) with its personal details masked
+    (channels/pii_masking.py), or the reply to send instead of running NLU."""
     cleaned = normalize_text(text)
     if not cleaned:
         return GuardedMessage(cleaned, channel_text("empty"))
     if len(cleaned) > MAX_MESSAGE_CHARS:
         return GuardedMessage(cleaned, channel_text("too_long", length=len(cleaned), limit=MAX_MESSAGE_CHARS))
-    return GuardedMessage(cleaned)
+    masked = pii_masking.mask_personal_details(cleaned)
+    return GuardedMessage(masked.text, masked=masked.kinds)
