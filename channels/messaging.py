@@ -8,10 +8,13 @@ A webhook request goes through, in order:
    and dropped.
 4. The request is acknowledged at once; the reply is worked out in the background, so a slow
    answer never makes a platform retry.
-5. Rasa handles the message with a collecting output channel, so the conversation (the patient's
+5. A text starting with `/` skips NLU only if it is the payload of a button the assistant offered
+   in this conversation, or the "/greet" of the platform's "Get Started" or `/start`
+   (channels/button_payloads.py).
+6. Rasa handles the message with a collecting output channel, so the conversation (the patient's
    message and the replies) is saved before anything is sent. Rasa 3.6 skips saving when a send
    raises; here a failed send cannot lose the message.
-6. The replies are ordered (emergencies and safety notes first, each on its own), rendered for
+7. The replies are ordered (emergencies and safety notes first, each on its own), rendered for
    the platform, and sent with a bounded number of retries; a failure is logged without the text.
 
 Conversation ids are `<channel>:<platform user id>`: a REST or widget client (whose sender ids
@@ -27,13 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Dict, List, Optional, Set, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.reply import Reply, new_reply
 from channels.answering import Handler, replies_to
+from channels.button_payloads import checked_text, offered_buttons
 from channels.delivery_store import delivery_store
 from channels.message_guard import channel_text, guard
 
@@ -116,20 +119,6 @@ def checked_inbound(inbound: Inbound) -> Inbound:
     if inbound.text is not None and not isinstance(inbound.text, str):
         raise InvalidPayload("A message's text must be a string.")
     return inbound
-
-
-def offered_buttons(events: List[Any]) -> List[Dict[str, str]]:
-    """The buttons of the assistant's last turn (`[{title, payload}]`), or [] if it offered none."""
-    for event in reversed(events):
-        if isinstance(event, UserUttered):
-            return []
-        if isinstance(event, BotUttered):
-            data = event.data or {}
-            custom = data.get("custom") if isinstance(data.get("custom"), dict) else {}
-            buttons = custom.get("buttons") or data.get("buttons")
-            if buttons:
-                return list(buttons)
-    return []
 
 
 class MessagingInput(InputChannel):
@@ -242,6 +231,8 @@ class MessagingInput(InputChannel):
             return
         conversation = self.conversation_id(inbound)
         text, replies = await self._chosen_option(conversation, checked.text, tracker_store)
+        if text == checked.text:  # typed, not an option's payload: a payload must have been offered
+            text = await checked_text(tracker_store, conversation, text, always=(GREET_PAYLOAD,))
         if not replies:
             message = UserMessage(text, CollectingOutputChannel(), conversation, input_channel=self.name())
             replies = replies_of(await replies_to(message, on_new_message))

@@ -8,6 +8,11 @@ another's conversation nor address an SMS patient's); the message is
 cleaned and bounded before NLU (channels/message_guard.py). Replies are the same JSON list of
 `{recipient_id, text, buttons?}`: the actions' structured replies rendered as plain text
 (channels/text_output.py).
+
+A text starting with `/` skips NLU only if it is exactly the payload of a button the assistant
+offered in this conversation, or the widget's opening "/greet" (channels/button_payloads.py).
+Rasa's HTTP API, when it is on, takes short-lived JWTs only (channels/api_auth.py, installed
+with this channel).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels import action_result_validation, log_privacy
+from channels import action_result_validation, api_auth, log_privacy
 from channels.answering import replies_to
+from channels.button_payloads import checked_text
 from channels.message_guard import guard
 from channels.text_output import TextOutput
 
@@ -31,6 +37,7 @@ action_result_validation.install()  # the Rasa server imports this module at sta
 log_privacy.install()
 
 SENDER_ID = re.compile(r"[A-Za-z0-9_-]{24,128}")
+OPENING_PAYLOADS = ("/greet",)  # what the widget sends when it opens a conversation
 
 
 class InvalidRequest(ValueError):
@@ -67,6 +74,7 @@ class PatientRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"{self.name()}_webhook", __name__)
+        webhook.listener("before_server_start")(api_auth.install)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -83,7 +91,9 @@ class PatientRestInput(RestInput):
             if checked.reply is not None:
                 return response.json([{"recipient_id": sender, "text": checked.reply}])
             # `metadata` is checked but not kept: Rasa would store it in the tracker forever.
-            message = UserMessage(checked.text, self.output_channel(), sender, input_channel=self.name())
+            tracker_store = getattr(request.app.ctx.agent, "tracker_store", None)
+            text = await checked_text(tracker_store, sender, checked.text, opening=OPENING_PAYLOADS)
+            message = UserMessage(text, self.output_channel(), sender, input_channel=self.name())
             return response.json(await replies_to(message, on_new_message))
 
         return webhook

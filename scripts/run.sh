@@ -17,6 +17,19 @@ read -r -a ORIGINS <<< "$(.venv/bin/python -c 'from actions.clinic import load_c
 # (Only the Rasa server: the action server receives whole conversations, which grow past that.)
 REQUEST_MAX_SIZE="${REQUEST_MAX_SIZE:-262144}"
 
+# Rasa's HTTP API (/status, /conversations/<id>/tracker...) is off. RASA_API_JWT_SECRET (32+
+# characters) turns it on with JWTs only, each living at most an hour (channels/api_auth.py);
+# mint one with `.venv/bin/python -m scripts.api_token --minutes 15`. Never --auth-token: a
+# static ?token= ends up in access logs.
+API_ARGS=()
+if [[ -n "${RASA_API_JWT_SECRET:-}" ]]; then
+  if (( ${#RASA_API_JWT_SECRET} < 32 )); then
+    echo "RASA_API_JWT_SECRET must have at least 32 characters (e.g. openssl rand -hex 32)." >&2
+    exit 1
+  fi
+  API_ARGS=(--enable-api --jwt-secret "$RASA_API_JWT_SECRET" --jwt-method HS256)
+fi
+
 mkdir -p state  # conversations (endpoints.yml) and the channels' state, kept across restarts
 SANIC_HOST=127.0.0.1 .venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_SERVER_PORT" &
 ACTIONS_PID=$!
@@ -34,4 +47,4 @@ Or with curl:  curl -s -X POST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
 
 MSG
 SANIC_REQUEST_MAX_SIZE="$REQUEST_MAX_SIZE" .venv/bin/rasa run --interface 127.0.0.1 --port "$RASA_PORT" --model models/kyphoplasty.tar.gz \
-  --credentials credentials.yml --endpoints endpoints.yml --cors "${ORIGINS[@]}"
+  --credentials credentials.yml --endpoints endpoints.yml --cors "${ORIGINS[@]}" "${API_ARGS[@]}"

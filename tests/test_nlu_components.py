@@ -3,18 +3,30 @@ language identification, after-care signs, the answerability check and the safet
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 import spacy
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
 from rasa.nlu.constants import SPACY_DOCS
+from rasa.shared.core.domain import Domain
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from nlu_components.after_care import AfterCareFinder
 from nlu_components.answerability import AnswerabilityCheck, content_lemmas
 from nlu_components.language import EnglishWords, LanguageIdentifier
-from nlu_components.normalization import guarded_text, is_exact_payload, normalize_text
+from nlu_components.normalization import (
+    DOMAIN_RESOURCE,
+    KnownNames,
+    MessageNormalizer,
+    guarded_text,
+    is_exact_payload,
+    normalize_text,
+)
 from nlu_components.question_focus import FULL_TEXT_DOC, question_focus
 from nlu_components.routing import SafetyRouting
 
@@ -51,11 +63,45 @@ def test_messages_are_put_in_one_canonical_form(raw: str, canonical: str) -> Non
         ('/conditions_treated{"condition": "I cannot breathe"}', False),
         ('/conditions_treated{"condition": ["legs"]}', False),
         ("/ what is it", False),
+        ('/am_i_a_candidate{"condition":{}}', False),
+        ('/am_i_a_candidate{"condition": 1}', False),
+        ('/thank{"condition": "osteoporosis"}\nI cannot breathe', False),
     ],
 )
 def test_only_the_exact_payloads_of_buttons_count_as_payloads(text: str, exact: bool) -> None:
     assert is_exact_payload(text) is exact
     assert guarded_text(text).startswith("/") is exact
+
+
+KNOWN = KnownNames(frozenset({"thank", "conditions_treated"}), frozenset({"condition"}))
+
+
+@pytest.mark.parametrize(
+    "text, exact",
+    [
+        ("/thank", True),
+        ('/conditions_treated{"condition": "osteoporosis"}', True),
+        ("/no_such_intent", False),
+        ('/conditions_treated{"no_such_entity": "osteoporosis"}', False),
+    ],
+)
+def test_with_the_domain_only_its_intents_and_entities_count(text: str, exact: bool) -> None:
+    assert is_exact_payload(text, KNOWN) is exact
+    assert is_exact_payload(text + "\n", KNOWN) is False  # matched whole: "$" would allow a newline
+
+
+def test_the_normalizer_reads_the_domain_stored_in_the_model(tmp_path: Path) -> None:
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}))
+    assert MessageNormalizer.create({}, storage, Resource("normalizer"), context).known is None  # training
+    with storage.write_to(DOMAIN_RESOURCE) as directory:
+        Domain.from_dict({"intents": ["greet"], "entities": ["condition"]}).persist(directory / "domain.yml")
+    normalizer = MessageNormalizer.create({}, storage, Resource("normalizer"), context)
+    assert normalizer.known is not None  # Rasa adds its default intents (restart, session_start...)
+    assert "greet" in normalizer.known.intents and "thank" not in normalizer.known.intents
+    assert normalizer.known.entities == frozenset({"condition"})
+    [greet, other] = normalizer.process([Message({TEXT: "/greet"}), Message({TEXT: "/thank"})])
+    assert (greet.get(TEXT), other.get(TEXT)) == ("/greet", "thank")
 
 
 @pytest.mark.parametrize(
