@@ -194,12 +194,16 @@ RASA_SERVER_ENV = {"SANIC_REQUEST_MAX_SIZE": str(MAX_BODY_BYTES)}
 
 @contextmanager
 def running_assistant(
-    model: Path, folder: Path, action_endpoint: Optional[Mapping[str, Any]] = None
+    model: Path,
+    folder: Path,
+    action_endpoint: Optional[Mapping[str, Any]] = None,
+    lock_store: Optional[Mapping[str, Any]] = None,
 ) -> Iterator[Assistant]:
     """The three servers with this model, as scripts/run.sh starts them (conversations in a SQLite
     tracker store, here `folder`/conversations.db); logs in `folder`; all stopped on exit. The same
     `folder` again continues its conversations. `action_endpoint`: other action endpoint options
-    than endpoints.yml's (e.g. `{"enable_selective_domain": False}`; the benchmark compares them)."""
+    than endpoints.yml's (e.g. `{"enable_selective_domain": False}`; the benchmark compares them).
+    `lock_store`: another lock store than endpoints.yml's (e.g. `{"type": "in_memory"}`, Rasa's)."""
     action_port, rasa_port, site_port = free_port(), free_port(), free_port()
     rasa_url, site_url = f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{site_port}"
     action_url = f"http://127.0.0.1:{action_port}/webhook"
@@ -207,6 +211,7 @@ def running_assistant(
         folder / "endpoints.yml",
         action_url,
         sqlite_tracker_store(folder / "conversations.db"),
+        lock_store,
         action_endpoint=action_endpoint,
     )
     site = [
