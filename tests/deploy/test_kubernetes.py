@@ -85,12 +85,17 @@ def test_rasa_probes_use_the_served_readiness_and_liveness_routes(
     for probe in ("livenessProbe", "startupProbe"):
         assert rasa[probe]["httpGet"]["path"] == LIVENESS_PATH
     assert served_routes[f"health {LIVENESS_PATH.rstrip('/')}"] == {"GET"}
-    assert {rasa[p]["httpGet"]["port"] for p in ("readinessProbe", "livenessProbe", "startupProbe")} == {"http"}
+    assert {rasa[p]["httpGet"]["port"] for p in ("readinessProbe", "livenessProbe", "startupProbe")} == {
+        "http"
+    }
 
 
 def test_action_servers_are_reachable_from_the_rasa_servers_only() -> None:
     (policy,) = by_kind("NetworkPolicy")
-    assert policy["spec"]["podSelector"]["matchLabels"] == deployment("actions")["spec"]["selector"]["matchLabels"]
+    assert (
+        policy["spec"]["podSelector"]["matchLabels"]
+        == deployment("actions")["spec"]["selector"]["matchLabels"]
+    )
     (rule,) = policy["spec"]["ingress"]
     (source,) = rule["from"]
     assert source["podSelector"]["matchLabels"] == deployment("rasa")["spec"]["selector"]["matchLabels"]

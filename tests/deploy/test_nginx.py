@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, List
 
-import pytest
-
 from tests.deploy.conftest import NGINX_CONFIG, kubernetes_documents, nginx_locations, public_webhooks
 
 DRIVER = Path(__file__).with_name("nginx_in_namespace.py")
@@ -59,7 +57,9 @@ def test_load_balancer_uses_the_benchmarked_upstream_settings() -> None:
 
     text = NGINX_CONFIG.read_text()
     (upstream,) = re.findall(r"upstream rasa_servers \{(.*?)\n    \}", text, flags=re.S)
-    directives = [line.strip() for line in upstream.splitlines() if line.strip() and not line.strip().startswith("#")]
+    directives = [
+        line.strip() for line in upstream.splitlines() if line.strip() and not line.strip().startswith("#")
+    ]
     for setting in UPSTREAM_SETTINGS:
         assert setting in directives
     assert f"client_max_body_size {MAX_BODY};" in text
@@ -95,10 +95,15 @@ def test_nginx_accepts_the_configuration_and_routes_as_intended(
     wrong_method = [["GET", "/webhooks/rest/webhook", 0], ["DELETE", "/webhooks/widget/webhook", 0]]
     refused = [["GET", path, 0] for path in REFUSED_PATHS] + [["POST", "/conversations/x/messages", 20]]
     preflight = [["OPTIONS", "/webhooks/widget/webhook", 0]]
-    bodies = [["POST", "/webhooks/rest/webhook", BODY_LIMIT], ["POST", "/webhooks/rest/webhook", BODY_LIMIT + 1]]
+    bodies = [
+        ["POST", "/webhooks/rest/webhook", BODY_LIMIT],
+        ["POST", "/webhooks/rest/webhook", BODY_LIMIT + 1],
+    ]
     subscribe = [["GET", "/webhooks/messenger/webhook?" + SECRET_QUERY, 0]]
     spread = [["POST", "/webhooks/rest/webhook", 20]] * 6
-    report = run_in_namespace(tmp_path, allowed + wrong_method + refused + preflight + bodies + subscribe + spread)
+    report = run_in_namespace(
+        tmp_path, allowed + wrong_method + refused + preflight + bodies + subscribe + spread
+    )
 
     assert report["syntax"]["returncode"] == 0, report["syntax"]["output"]
     assert "test is successful" in report["syntax"]["output"]
