@@ -2,7 +2,7 @@
 webhooks; nginx accepts the configuration (`nginx -t`) and, run for real in a private network
 namespace against two stand-in Rasa servers, balances over both, refuses everything else and
 logs no query string. Needs root (unshare, as CI runs) and Debian's nginx
-(scripts/install_stores.sh)."""
+(scripts/install_load_balancer.sh; unshare and ip come with Debian)."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_load_balancer_uses_the_benchmarked_upstream_settings() -> None:
 
 def run_in_namespace(tmp_path: Path, requests: List[List[Any]]) -> Dict[str, Any]:
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    assert nginx, "nginx is not installed: bash scripts/install_stores.sh"
+    assert nginx, "nginx is not installed: bash scripts/install_load_balancer.sh"
     assert os.geteuid() == 0, "the namespace needs root (unshare --net --mount), as CI runs"
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost\n127.0.0.2 rasa-1\n127.0.0.3 rasa-2\n")
