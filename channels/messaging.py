@@ -248,7 +248,13 @@ class MessagingInput(InputChannel):
         choice = option_number(text)
         if choice is None:
             return text, []
-        tracker = await tracker_store.retrieve(conversation)
+        try:
+            tracker = await tracker_store.retrieve(conversation)
+        except Exception as error:  # the tracker store is down: Rasa fails too, and the patient
+            # gets the no_reply text (clinic's number, emergency number) from replies_to
+            logger.error("%s: could not read conversation %s (%s)", self.name(), conversation,
+                         type(error).__name__)  # fmt: skip
+            tracker = None
         buttons = offered_buttons(list(tracker.events)) if tracker else []
         if 1 <= choice <= len(buttons):
             return buttons[choice - 1]["payload"], []

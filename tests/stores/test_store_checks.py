@@ -7,15 +7,19 @@ import asyncio
 import shutil
 import socket
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, List
 
 import pytest
 from rasa.core.agent import Agent
+from rasa.core.channels.channel import UserMessage
 from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from actions.reply import Reply
+from channels.message_guard import channel_text
+from channels.messaging import Inbound, MessagingInput
 from stores.checks import LOCK_STORE, TRACKER_STORE, check, check_now
 from stores.tracker_store import StoreUnavailable, StrictSQLTrackerStore
 
@@ -117,3 +121,36 @@ def test_a_store_that_hangs_is_down_after_the_timeout_without_piling_up_checks(s
 
     first, second = asyncio.run(two_checks())
     assert first.as_json() == second.as_json() == {"kind": "Redis", "status": "down", "error": "timeout"}
+
+
+class RecordingChannel(MessagingInput):
+    """A messaging platform whose sends are recorded: the shared webhook flow without a server."""
+
+    def __init__(self) -> None:
+        super().__init__(enabled=True)
+        self.sent: List[str] = []
+
+    @classmethod
+    def name(cls) -> str:
+        return "recording"
+
+    def render(self, reply: Reply) -> List[str]:
+        return [reply["text"]]
+
+    async def send(self, inbound: Inbound, message: Any) -> None:
+        self.sent.append(message)
+
+
+@pytest.mark.parametrize("text", ["is it safe?", "2"])  # "2": an option, read from the tracker store first
+def test_a_messaging_patient_gets_the_clinic_when_the_tracker_store_is_down(
+    sqlite_store: StrictSQLTrackerStore, text: str
+) -> None:
+    tracker_store = Agent(tracker_store=sqlite_store).tracker_store
+    shutil.rmtree(Path(sqlite_store.engine.url.database).parent)
+
+    async def rasa(message: UserMessage) -> None:  # what Rasa's processor does first
+        await tracker_store.get_or_create_tracker(message.sender_id)
+
+    channel = RecordingChannel()
+    asyncio.run(channel.handle(Inbound("m1", "u1", {}, text), rasa, tracker_store))
+    assert channel.sent == [channel_text("no_reply")]
