@@ -15,7 +15,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 
@@ -215,3 +215,77 @@ def test_dockerfiles_pass_hadolint() -> None:
         timeout=60,
     )
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def local_modules_reached(start: List[str]) -> Dict[str, Path]:
+    """The project's own modules (dotted name -> file) that importing `start` imports, following
+    every `import`/`from ... import` of the project's code (function-level ones included)."""
+    import ast
+
+    def file_of(name: str) -> Optional[Path]:
+        base = PROJECT_ROOT.joinpath(*name.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    reached: Dict[str, Path] = {}
+    pending = list(start)
+    while pending:
+        name = pending.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):  # a module's packages run their __init__ first
+            prefix = ".".join(parts[:depth])
+            path = file_of(prefix)
+            if path is None or prefix in reached:
+                continue
+            reached[prefix] = path
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    pending.extend(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom):
+                    package = prefix if path.name == "__init__.py" else prefix.rpartition(".")[0]
+                    for _ in range(node.level - 1):
+                        package = package.rpartition(".")[0]
+                    module = ".".join(p for p in (package if node.level else "", node.module or "") if p)
+                    pending.append(module)
+                    pending.extend(f"{module}.{alias.name}" for alias in node.names)
+    return reached
+
+
+def copied_paths(image: str) -> List[str]:
+    return [source.rstrip("/") for a in arguments_of(DOCKERFILES[image], "COPY") for source in a.split()[:-1]]
+
+
+def is_copied(path: Path, copied: List[str]) -> bool:
+    relative = path.relative_to(PROJECT_ROOT).as_posix()
+    return any(relative == source or relative.startswith(source + "/") for source in copied)
+
+
+def test_rasa_image_holds_all_the_code_its_channels_stores_and_components_import() -> None:
+    """Every class Rasa loads by name (credentials.yml's channels, the scale-out endpoints' stores,
+    config.yml's custom components) and everything they import from the project is copied in."""
+    import yaml
+
+    names = list(yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text()))
+    endpoints = yaml.safe_load((DEPLOY / "endpoints.scale.yml").read_text())
+    names += [endpoints[store]["type"] for store in ("tracker_store", "lock_store")]
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
+    names += [step["name"] for step in config["pipeline"] + config["policies"] if "." in step["name"]]
+    modules = [name.rpartition(".")[0] for name in names]
+    reached = local_modules_reached(
+        [*modules, "actions.clinic", "scripts.fetch_minilm", "spacy_pipeline.build"]
+    )
+    assert {"channels.patient_rest", "stores.lock_store", "nlu_components.red_flags"} <= set(reached)
+    copied = copied_paths("rasa")
+    missing = sorted(name for name, path in reached.items() if not is_copied(path, copied))
+    assert missing == []
+
+
+def test_action_image_holds_all_the_code_the_actions_import() -> None:
+    actions = [f"actions.{path.stem}" for path in (PROJECT_ROOT / "actions").glob("*.py")]
+    reached = local_modules_reached(actions)
+    copied = copied_paths("actions")
+    assert sorted(name for name, path in reached.items() if not is_copied(path, copied)) == []
+    # and the files they read at run time: the article's knowledge, the clinic's settings
+    assert {"knowledge", "clinic.yml"} <= set(copied)
