@@ -38,7 +38,7 @@ APOLOGY = channel_text("no_reply")  # the clinic's number and the emergency numb
 
 
 @dataclass
-class Setup:
+class ScaleOutProfile:
     server: Assistant  # on `postgres` and `redis`
     postgres: LocalPostgres
     redis: LocalRedis
@@ -49,7 +49,7 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+def profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOutProfile]:
     folder = tmp_path_factory.mktemp("readiness")
     with running_postgres() as postgres, running_redis() as redis:
         # First the server that cannot start (nothing listens on its database port): it runs while
@@ -85,7 +85,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             )
             lock_store = redis_lock_store(redis.host, redis.port)
             with running_cluster(MODEL_PATH, folder, tracker_store, lock_store, 1, 1) as cluster:
-                yield Setup(
+                yield ScaleOutProfile(
                     cluster.servers[0], postgres, redis, folder / "rasa-0.log", no_database, log, closed
                 )
         finally:
@@ -121,11 +121,11 @@ def up(kind: str) -> Dict[str, Any]:
     return {"kind": kind, "status": "up"}
 
 
-def test_with_postgresql_down_the_server_does_not_start_and_says_why_in_one_line(setup: Setup) -> None:
-    assert setup.no_database.wait(timeout=120) == 1
-    output = setup.no_database_log.read_text()
+def test_with_postgresql_down_the_server_does_not_start_and_says_why(profile: ScaleOutProfile) -> None:
+    assert profile.no_database.wait(timeout=120) == 1
+    output = profile.no_database_log.read_text()
     expected = (
-        f"StoreUnavailable: the tracker store (PostgreSQL at 127.0.0.1:{setup.no_database_port}/rasa) "
+        f"StoreUnavailable: the tracker store (PostgreSQL at 127.0.0.1:{profile.no_database_port}/rasa) "
         "cannot be reached (OperationalError: connection to server at"
     )
     assert expected in output
@@ -138,8 +138,8 @@ def test_the_apology_gives_the_clinic_and_the_emergency_number() -> None:
     assert clinic.phone in APOLOGY and clinic.emergency_number in APOLOGY and APOLOGY.startswith("Sorry")
 
 
-def test_ready_when_both_stores_answer(setup: Setup) -> None:
-    response = readiness(setup.server)
+def test_ready_when_both_stores_answer(profile: ScaleOutProfile) -> None:
+    response = readiness(profile.server)
     assert response.status_code == 200
     assert response.json() == {
         "status": "ready",
@@ -147,17 +147,17 @@ def test_ready_when_both_stores_answer(setup: Setup) -> None:
         "tracker_store": up("PostgreSQL"),
         "lock_store": up("Redis"),
     }
-    assert requests.get(f"{setup.server.base_url}/webhooks/rest/", timeout=10).json() == {"status": "ok"}
+    assert requests.get(f"{profile.server.base_url}/webhooks/rest/", timeout=10).json() == {"status": "ok"}
 
 
 def test_a_store_outage_is_reported_the_patient_gets_the_clinic_and_the_conversation_goes_on(
-    setup: Setup,
+    profile: ScaleOutProfile,
 ) -> None:
-    server, sender = setup.server, secrets.token_hex(16)
+    server, sender = profile.server, secrets.token_hex(16)
     answer = texts(server, sender, "how long is recovery after kyphoplasty?")
     sources = next(text for text in answer if text.startswith("Sources:"))
 
-    setup.postgres.stop()
+    profile.postgres.stop()
     try:
         response = readiness(server)
         assert response.status_code == 503
@@ -168,15 +168,15 @@ def test_a_store_outage_is_reported_the_patient_gets_the_clinic_and_the_conversa
             up("Redis"),
         )
         assert body["tracker_store"] == {"kind": "PostgreSQL", "status": "down", "error": "OperationalError"}
-        assert str(setup.postgres.port) not in response.text and "127.0.0.1" not in response.text
+        assert str(profile.postgres.port) not in response.text and "127.0.0.1" not in response.text
         # Rasa alone answers this from an empty in-memory conversation and never stores it.
         assert texts(server, sender, "what are the risks while postgres is down?") == [APOLOGY]
         assert requests.get(f"{server.base_url}/webhooks/rest/", timeout=10).status_code == 200  # alive
     finally:
-        setup.postgres.start()
+        profile.postgres.start()
     assert readiness(server).status_code == 200
 
-    setup.redis.stop()
+    profile.redis.stop()
     try:
         response = readiness(server)
         assert response.status_code == 503
@@ -190,16 +190,16 @@ def test_a_store_outage_is_reported_the_patient_gets_the_clinic_and_the_conversa
         # Not a bare 500, not []: the clinic and the emergency number.
         assert texts(server, sender, "is kyphoplasty painful while redis is down?") == [APOLOGY]
     finally:
-        setup.redis.start()  # empty: Redis keeps only locks
+        profile.redis.start()  # empty: Redis keeps only locks
     assert readiness(server).status_code == 200
 
     # The follow-up needs the last answer from before the outages: the history is intact.
     assert sources in texts(server, sender, "where is that from?")
-    assert stored_user_messages(setup.postgres, sender) == [
+    assert stored_user_messages(profile.postgres, sender) == [
         "how long is recovery after kyphoplasty?",
         "where is that from?",
     ]
-    log = setup.log.read_text()
+    log = profile.log.read_text()
     failed = (
         r"ERROR +stores\.tracker_store +- the tracker store \(PostgreSQL at 127\.0\.0\.1:\d+/rasa\) failed"
     )
