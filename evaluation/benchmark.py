@@ -1,12 +1,18 @@
 """The benchmark: answer quality, latency, load, cost, side by side with the `rasa init` baseline.
 
-    bash scripts/benchmark.sh            # full run (~100 min on 2 cores; the baseline is the slow part)
+    bash scripts/benchmark.sh            # full run (~110 min on 2 cores; the baseline is the slow part)
     bash scripts/benchmark.sh --quick    # the same steps, tiny: 2 epochs, 2 s of load (CI)
+    bash scripts/benchmark.sh --only turn_latency,scale_out   # just these (~12 min), merged into
+                                         # the last full report and the README
 
 Both variants are trained from scratch on the same data and served with the same domain,
 actions and channels, and measured the same way in one run; every figure of the assistant is
 also given as a ratio to the baseline's. Writes results/benchmark/report.json, report.md and
 PNG plots. Timings are reported, never asserted.
+
+Two steps measure the deployment rather than the model, on the assistant only: latency by
+conversation length (evaluation/turn_latency.py) and one Rasa server against two behind nginx
+(evaluation/scale_load.py).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import yaml
 from tqdm import tqdm
@@ -37,8 +43,13 @@ from evaluation.patient_questions import by_tag, figures
 from evaluation.red_flag_sets import judge_red_flags
 from evaluation.retrieval_peer import RetrievalPeer, evidence_by_answer, tune_threshold
 from evaluation.retrieval_peer import judge as judge_peer
+from evaluation.scale_load import ScaleSettings
+from evaluation.scale_load import measure as scale_load
 from evaluation.servers import running_assistant
+from evaluation.turn_latency import RETURNED, TurnSettings
+from evaluation.turn_latency import measure as turn_latency
 from nlu_components.paths import PROJECT_ROOT
+from scripts.train import MODEL_PATH
 
 RASA = str(Path(sys.executable).with_name("rasa"))
 HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
@@ -56,6 +67,8 @@ LATENCY_QUESTIONS = ["what is kyphoplasty", "how long is the recovery", "is it s
 RED_FLAG = "red_flag"
 # The intents whose reply is an honest decline: out of scope and the known-unknown topics.
 UNCOVERED = frozenset({"out_of_scope", *load_knowledge().topics})
+# The steps: the model variants side by side (with the retrieval peer), then the deployment's.
+STEPS = ("variants", "turn_latency", "scale_out")
 
 
 @dataclass(frozen=True)
@@ -316,11 +329,25 @@ def ratios(assistant: Dict[str, float], baseline: Dict[str, float]) -> Dict[str,
 
 
 def markdown(report: Dict[str, Any]) -> str:
-    a, b, r = report["figures"]["assistant"], report["figures"]["baseline"], report["ratios"]
+    """The report's tables: the variants side by side, latency by conversation length, scale-out
+    (each when the report has it)."""
     machine = report["machine"]
     lines = [
         f"Machine: {machine['cpus']} CPUs, {machine['system']}, Python {machine['python']}; {report['date']}"
         + (" (quick run: numbers not meaningful)" if report["settings"]["quick"] else ""),
+    ]
+    if "figures" in report:
+        lines += variants_markdown(report)
+    if "turn_latency" in report:
+        lines += turn_latency_markdown(report["turn_latency"])
+    if "scale_out" in report:
+        lines += scale_out_markdown(report["scale_out"])
+    return "\n".join(lines) + "\n"
+
+
+def variants_markdown(report: Dict[str, Any]) -> List[str]:
+    a, b, r = report["figures"]["assistant"], report["figures"]["baseline"], report["ratios"]
+    lines = [
         f"Cross-validation (`cv_*`): {report['settings']['folds']} folds on one NLU example in "
         f"{report['settings']['cv_sample_every']} of each intent.",
         "",
@@ -342,7 +369,74 @@ def markdown(report: Dict[str, Any]) -> str:
         for k in ("answered_right", "answered_wrong", "uncovered_declined_honestly", "did_you_mean",
                   "emergency_recall", "right_overall")
     ]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def turn_latency_markdown(turns: Dict[str, Any]) -> List[str]:
+    marks, configurations, sizes = turns["marks"], turns["configurations"], turns["action_call_kb"]
+    last, window = max(marks), turns["window_turns"]
+
+    def cell(configuration: str, key: str) -> str:
+        figures = configurations[configuration][key]
+        return f"{figures['p50_ms']} / {figures['p95_ms']}"
+
+    lines = [
+        "",
+        f"Latency by conversation length (`evaluation/turn_latency.py`, {turns['date']}): REST channel, one "
+        f"message at a time, {turns['conversations']} conversations of {last} turns; turn N = turns "
+        f"N-{window - 1}..N of each, turn 1 = the first message of {turns['conversations'] * window} fresh "
+        f"conversations. p50 / p95 in ms; the tracker and the domain as posted with each custom action call.",
+        "",
+        "| turn | domain posted with every action call | `enable_selective_domain: true` | tracker, KB |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {mark} | {cell('domain_on_every_call', f'turn_{mark}')} | "
+        f"{cell('selective_domain', f'turn_{mark}')} | {sizes[f'tracker_turn_{mark}']} |"
+        for mark in marks
+    ]
+    expiry = turns["session_expiration_min"]
+    returned = f"{last + 1}-{last + window}, back after the session expired ({expiry:g} min)"
+    lines += [
+        f"| {returned} | {cell('domain_on_every_call', RETURNED)} | {cell('selective_domain', RETURNED)} | |",
+        "",
+        f"The domain adds {sizes['domain']} KB to each action call without `enable_selective_domain`.",
+    ]
+    return lines
+
+
+def scale_out_markdown(scale: Dict[str, Any]) -> List[str]:
+    profile = scale["profile"]
+    lines = [
+        "",
+        f"One Rasa server against two behind nginx (`evaluation/scale_load.py`, {scale['date']}): "
+        f"{scale['cpus']} CPUs shared by everything below, {profile['tracker_store']} tracker store, Redis "
+        f"lock store (`{profile['lock_store']}`), {profile['load_balancer']}, each Rasa server with its own "
+        f"action server; {profile['load']}, {scale['seconds']:g} s measured per run. CPU: milliseconds "
+        "per reply and cores busy during the run, by process kind.",
+        "",
+        "| conversations | Rasa servers | replies/s | p50 ms | p95 ms | failures | CPU ms per reply: "
+        "Rasa / actions / PostgreSQL / Locust | cores busy: Rasa / whole machine |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in scale["runs"]:
+        cpu, busy = run["cpu_ms_per_message"], run["cores_busy"]
+        lines.append(
+            f"| {run['users']} | {run['rasa_servers']} | {run['throughput_per_s']} | {run['p50_ms']} | "
+            f"{run['p95_ms']} | {run['failures']} | {cpu['rasa']} / {cpu['actions']} / {cpu['postgres']} / "
+            f"{cpu['locust']} | {busy['rasa']} / {run['machine_cores_busy']} |"
+        )
+    ratios = scale["two_over_one"]
+    lines += [
+        "",
+        "Two servers over one: "
+        + "; ".join(
+            f"{users} conversations: replies/s x{r['throughput_per_s']}, p95 x{r['p95_ms']}"
+            for users, r in ratios.items()
+        )
+        + ".",
+    ]
+    return lines
 
 
 def publish(report: Dict[str, Any]) -> None:
@@ -385,31 +479,45 @@ def plots(report: Dict[str, Any], variants: Dict[str, Dict[str, Any]], out: Path
     plt.close(figure)
 
 
+def steps_of(text: str) -> Tuple[str, ...]:
+    """`--only`'s value: comma-separated names from STEPS."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = set(names) - set(STEPS)
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"steps are {', '.join(STEPS)}; not {', '.join(sorted(unknown))}")
+    return names
+
+
+def with_latest(report: Dict[str, Any], selected: Tuple[str, ...]) -> Dict[str, Any]:
+    """The last full report with what this run measured in place of its parts: a run of only some
+    steps keeps the others' figures (each part says when it was measured)."""
+    if not LATEST_REPORT.is_file():
+        return report
+    latest = json.loads(LATEST_REPORT.read_text(encoding="utf-8"))
+    if "variants" in selected:
+        return {**{k: v for k, v in latest.items() if k in STEPS and k not in selected}, **report}
+    return {**latest, **{step: report[step] for step in selected}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="tiny run that exercises every step (CI)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "benchmark")
+    parser.add_argument("--only", type=steps_of, default=STEPS, help=f"comma-separated: {','.join(STEPS)}")
     arguments = parser.parse_args()
+    selected: Tuple[str, ...] = arguments.only
     settings = Settings.of(arguments.quick)
     arguments.out.mkdir(parents=True, exist_ok=True)
-    steps = tqdm(total=4 * len(VARIANTS), unit="step", desc="benchmark")
+    total = (4 * len(VARIANTS) if "variants" in selected else 0) + len(set(selected) - {"variants"})
+    steps = tqdm(total=total, unit="step", desc="benchmark")
 
     def step(description: str) -> None:
         steps.set_description(description)
         steps.update(1)
 
-    variants: Dict[str, Dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in VARIANTS:
-            variants[name] = measure_variant(name, settings, Path(scratch), step)
-            matrix = Path(scratch) / name / "heldout" / "intent_confusion_matrix.png"
-            if matrix.is_file():
-                shutil.copy(matrix, arguments.out / f"confusion_{name}.png")
-    steps.close()
-    figures = {name: flat_figures(results) for name, results in variants.items()}
-    report = {
+    report: Dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": {
             "cpus": os.cpu_count(),
@@ -417,16 +525,37 @@ def main() -> None:
             "python": platform.python_version(),
         },
         "settings": {**settings.__dict__, "concurrency": list(settings.concurrency)},
-        "figures": figures,
-        "ratios": ratios(figures["assistant"], figures["baseline"]),
-        "retrieval_peer": retrieval_peer(settings),
-        "details": variants,
     }
+    variants: Dict[str, Dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        if "variants" in selected:
+            for name in VARIANTS:
+                variants[name] = measure_variant(name, settings, Path(scratch), step)
+                matrix = Path(scratch) / name / "heldout" / "intent_confusion_matrix.png"
+                if matrix.is_file():
+                    shutil.copy(matrix, arguments.out / f"confusion_{name}.png")
+            figures = {name: flat_figures(results) for name, results in variants.items()}
+            report["figures"] = figures
+            report["ratios"] = ratios(figures["assistant"], figures["baseline"])
+            report["retrieval_peer"] = retrieval_peer(settings)
+            report["details"] = variants
+        # The deployment steps serve the project's model (scripts/train.py), as scripts/run.sh does.
+        if "turn_latency" in selected:
+            step("turn latency: turns 1, 50, 200")
+            folder = Path(scratch) / "turn_latency"
+            report["turn_latency"] = turn_latency(MODEL_PATH, folder, TurnSettings.of(settings.quick))
+        if "scale_out" in selected:
+            step("scale-out: one against two Rasa servers behind nginx")
+            folder = Path(scratch) / "scale_out"
+            folder.mkdir()
+            report["scale_out"] = scale_load(MODEL_PATH, folder, ScaleSettings.of(settings.quick))
+    steps.close()
     (arguments.out / "report.json").write_text(json.dumps(report, indent=2))
     (arguments.out / "report.md").write_text(markdown(report))
     if not settings.quick:
-        publish(report)
-    plots(report, variants, arguments.out)
+        publish(with_latest(report, selected))
+    if variants:
+        plots(report, variants, arguments.out)
     print(markdown(report))
     print(f"Report: {arguments.out}/report.json, report.md, latency_and_load.png, confusion_*.png")
 

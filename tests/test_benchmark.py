@@ -1,12 +1,23 @@
-"""The benchmark command cannot rot: a quick run must produce a complete report (timings unchecked)."""
+"""The benchmark command cannot rot: a quick run must produce a complete report (timings unchecked),
+including the deployment steps (latency by conversation length, one against two Rasa servers)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Dict
 
+import pytest
+import requests
+
+from evaluation import benchmark
+from evaluation.load_balancer import PROXY_SETTINGS, SERVER_OPTIONS, UPSTREAM_SETTINGS, running_load_balancer
+from evaluation.scale_load import ScaleSettings
+from evaluation.servers import ATOMIC_REDIS_LOCK_STORE
+from evaluation.turn_latency import CONFIGURATIONS, RETURNED, WINDOW, TurnSettings
 from nlu_components.paths import PROJECT_ROOT
 
 EXPECTED_FIGURES = {
@@ -60,3 +71,72 @@ def test_quick_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
     assert "| figure | assistant |" in (tmp_path / "report.md").read_text()
     for picture in ("latency_and_load.png", "confusion_assistant.png", "confusion_baseline.png"):
         assert (tmp_path / picture).stat().st_size > 1000
+    assert_turn_latency_shape(report["turn_latency"], TurnSettings.of(quick=True))
+    assert_scale_out_shape(report["scale_out"], ScaleSettings.of(quick=True))
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| 14 |" in markdown and "One Rasa server against two behind nginx" in markdown
+
+
+def assert_turn_latency_shape(turns: Dict[str, Any], settings: TurnSettings) -> None:
+    """Every mark of both action endpoint settings has its p50/p95 over a full window of replies."""
+    assert turns["marks"] == list(settings.marks)
+    assert set(turns["configurations"]) == set(CONFIGURATIONS)
+    for marks in turns["configurations"].values():
+        assert set(marks) == {f"turn_{mark}" for mark in settings.marks} | {RETURNED}
+        for figures in marks.values():
+            assert figures["samples"] == settings.conversations * WINDOW
+            assert 0 < figures["p50_ms"] <= figures["p95_ms"]
+    sizes = turns["action_call_kb"]
+    # The tracker posted to the action server grows with the conversation; the domain does not.
+    trackers = [sizes[f"tracker_turn_{mark}"] for mark in settings.marks]
+    assert trackers == sorted(trackers) and trackers[0] < trackers[-1]
+    assert sizes["domain"] > 0
+
+
+def assert_scale_out_shape(scale: Dict[str, Any], settings: ScaleSettings) -> None:
+    """One and two Rasa servers at each level, every message answered, the CPU accounted."""
+    runs = [(run["users"], run["rasa_servers"]) for run in scale["runs"]]
+    assert runs == [(users, servers) for users in settings.concurrency for servers in (1, 2)]
+    for run in scale["runs"]:
+        assert run["messages"] > 0 and run["failures"] == 0
+        assert 0 < run["p50_ms"] <= run["p95_ms"]
+        assert run["cpu_ms_per_message"]["rasa"] > 0 and run["cores_busy"]["rasa"] > 0
+    assert set(scale["two_over_one"]) == {str(users) for users in settings.concurrency}
+    assert scale["profile"]["lock_store"] == ATOMIC_REDIS_LOCK_STORE
+
+
+def test_the_load_balancer_has_the_production_settings() -> None:
+    """The benchmark's nginx balances as deploy/nginx/nginx.conf does, and nginx accepts it."""
+    production = " ".join((PROJECT_ROOT / "deploy" / "nginx" / "nginx.conf").read_text().split())
+    for setting in (*UPSTREAM_SETTINGS, *PROXY_SETTINGS):
+        assert setting in production
+    assert f"server rasa-1:5005 {SERVER_OPTIONS};" in production
+    with running_load_balancer({"one": ["127.0.0.1:9"], "two": ["127.0.0.1:9", "127.0.0.1:10"]}) as balancer:
+        configuration = (balancer.folder / "nginx.conf").read_text()
+        assert configuration.count(f"server 127.0.0.1:9 {SERVER_OPTIONS};") == 2
+        # Nothing listens behind it: nginx answers 502 itself.
+        assert requests.get(f"{balancer.urls['two']}/webhooks/rest/", timeout=10).status_code == 502
+
+
+def test_a_run_of_some_steps_keeps_the_other_figures_of_the_last_full_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    latest = {
+        "date": "old",
+        "figures": {"a": 1},
+        "turn_latency": {"date": "old"},
+        "scale_out": {"date": "old"},
+    }
+    monkeypatch.setattr(benchmark, "LATEST_REPORT", tmp_path / "latest.json")
+    (tmp_path / "latest.json").write_text(json.dumps(latest))
+    partial = {"date": "new", "settings": {"quick": False}, "scale_out": {"date": "new"}}
+    assert benchmark.with_latest(partial, ("scale_out",)) == {**latest, "scale_out": {"date": "new"}}
+    full = {"date": "new", "figures": {"a": 2}}
+    assert benchmark.with_latest(full, ("variants",)) == {
+        "turn_latency": {"date": "old"},
+        "scale_out": {"date": "old"},
+        **full,
+    }
+    assert benchmark.steps_of("turn_latency, scale_out") == ("turn_latency", "scale_out")
+    with pytest.raises(argparse.ArgumentTypeError):
+        benchmark.steps_of("turn_latency,everything")
