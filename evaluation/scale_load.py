@@ -14,7 +14,7 @@ per message, and as cores busy during the run. That is what the README's reasoni
 machine rests on.
 
     python -m evaluation.scale_load            # ~4 min on 2 cores, after ~1 min of start-up
-    python -m evaluation.scale_load --quick    # 2 s per run
+    python -m evaluation.scale_load --quick    # 1 s per run
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class ScaleSettings:
     @classmethod
     def of(cls, quick: bool) -> ScaleSettings:
         if quick:
-            return cls(concurrency=(10, 50), seconds=2, warm_up_s=0.5)
+            return cls(concurrency=(10, 50), seconds=1, warm_up_s=0.5)
         return cls(concurrency=(10, 50), seconds=30, warm_up_s=5)
 
 
@@ -205,7 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="2 s per run")
+    parser.add_argument("--quick", action="store_true", help="1 s per run")
     parser.add_argument("--model", type=Path, default=MODEL_PATH)
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
