@@ -100,9 +100,10 @@ def test_nginx_accepts_the_configuration_and_routes_as_intended(
         ["POST", "/webhooks/rest/webhook", BODY_LIMIT + 1],
     ]
     subscribe = [["GET", "/webhooks/messenger/webhook?" + SECRET_QUERY, 0]]
+    health = [["GET", "/nginx-health", 0]]  # compose's health check, from inside the container
     spread = [["POST", "/webhooks/rest/webhook", 20]] * 6
     report = run_in_namespace(
-        tmp_path, allowed + wrong_method + refused + preflight + bodies + subscribe + spread
+        tmp_path, allowed + wrong_method + refused + preflight + bodies + subscribe + health + spread
     )
 
     assert report["syntax"]["returncode"] == 0, report["syntax"]["output"]
@@ -127,6 +128,8 @@ def test_nginx_accepts_the_configuration_and_routes_as_intended(
     assert (over_limit["status"], over_limit["upstream"]) == (413, None)
     subscribed = next(responses)
     assert subscribed["upstream"]["path"] == "/webhooks/messenger/webhook?" + SECRET_QUERY
+    nginx_health = next(responses)
+    assert (nginx_health["status"], nginx_health["upstream"]) == (200, None)  # nginx answers itself
     servers = {next(responses)["upstream"]["server"] for _ in spread}
     assert servers == {"127.0.0.2", "127.0.0.3"}
 
