@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List
+from typing import Any, Dict, FrozenSet, List, Set
 
 import pytest
 import yaml
@@ -20,6 +20,8 @@ KUBERNETES = DEPLOY / "kubernetes"
 SCALE_ENDPOINTS = DEPLOY / "endpoints.scale.yml"
 READINESS_PATH = "/webhooks/ready"
 LIVENESS_PATH = "/webhooks/rest/"
+# ${VAR}, ${VAR:-default}, ${VAR:?error}: what Rasa (plain ${VAR}) and compose expand
+INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 
 # Stand-in secrets that switch every messaging channel on, so that all their routes exist.
 CHANNEL_SECRETS = {
@@ -95,5 +97,16 @@ def public_webhooks(routes: Dict[str, FrozenSet[str]]) -> Dict[str, FrozenSet[st
     return {key.split(" ", 1)[1]: methods for key, methods in routes.items() if key.startswith("webhook ")}
 
 
-def project_file(relative: str) -> Path:
-    return PROJECT_ROOT / relative
+def endpoint_variables() -> Set[str]:
+    """The ${VAR}s in the values of deploy/endpoints.scale.yml (not its comments)."""
+    found: Set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, str):
+            found.update(INTERPOLATION.findall(node))
+
+    walk(yaml.safe_load(SCALE_ENDPOINTS.read_text()))
+    return found

@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, Set
+from typing import Any, Dict
 
 import jsonschema
 import pytest
 import yaml
 
-from tests.deploy.conftest import COMPOSE_FILE, DEPLOY, SCALE_ENDPOINTS
+from tests.deploy.conftest import COMPOSE_FILE, DEPLOY, INTERPOLATION, endpoint_variables
 
 SCHEMA = json.loads(Path(__file__).with_name("compose-spec.json").read_text())
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "SID")
-INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 
 
 def schema_errors(document: Dict[str, Any]) -> list:
@@ -85,21 +84,6 @@ def test_every_service_has_a_health_check_and_the_rasa_servers_check_readiness(
         )
     waits = compose["services"]["nginx"]["depends_on"]
     assert {condition["condition"] for condition in waits.values()} == {"service_healthy"}
-
-
-def endpoint_variables() -> Set[str]:
-    """The ${VAR}s in the values of deploy/endpoints.scale.yml (not its comments)."""
-    found: Set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, str):
-            found.update(INTERPOLATION.findall(node))
-
-    walk(yaml.safe_load(SCALE_ENDPOINTS.read_text()))
-    return found
 
 
 def test_rasa_servers_get_every_variable_the_endpoints_read(compose: Dict[str, Any]) -> None:

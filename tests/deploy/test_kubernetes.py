@@ -4,12 +4,20 @@ ConfigMap), probing the routes the Rasa server really serves, non-root, and secr
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, FrozenSet, List
 
 import kubernetes_validate
 import pytest
 
-from tests.deploy.conftest import LIVENESS_PATH, READINESS_PATH, kubernetes_documents
+from nlu_components.paths import PROJECT_ROOT
+from tests.deploy.conftest import (
+    KUBERNETES,
+    LIVENESS_PATH,
+    READINESS_PATH,
+    endpoint_variables,
+    kubernetes_documents,
+)
 
 KUBERNETES_VERSION = "1.28"  # the newest schema kubernetes-validate 1.28 carries
 DOCUMENTS = kubernetes_documents()
@@ -135,3 +143,22 @@ def test_no_secret_is_committed_only_referenced() -> None:
     for config_map in by_kind("ConfigMap"):
         for key in config_map["data"]:
             assert not any(word in key for word in ("PASSWORD", "SECRET", "TOKEN")), key
+
+
+def test_rasa_servers_get_every_variable_the_endpoints_read() -> None:
+    """deploy/endpoints.scale.yml's ${VAR}s: each in the ConfigMap or among the keys of the
+    `kyphoplasty-stores` Secret that settings.yaml (and the README) tell you to create."""
+    settings = {c["metadata"]["name"]: c["data"] for c in by_kind("ConfigMap")}["kyphoplasty-settings"]
+    comment = re.search(
+        r"#\s+kyphoplasty-stores\s+(.*?)\n#\s+kyphoplasty-channels",
+        (KUBERNETES / "settings.yaml").read_text(),
+        re.S,
+    )
+    assert comment is not None
+    secret_keys = set(re.findall(r"[A-Z][A-Z_]+", comment.group(1)))
+    assert endpoint_variables() <= set(settings) | secret_keys
+    assert not set(settings) & secret_keys
+    rasa_sources = {next(iter(source.values()))["name"] for source in container("rasa")["envFrom"]}
+    assert {"kyphoplasty-settings", "kyphoplasty-stores"} <= rasa_sources
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert all(f"`{key}`" in readme for key in secret_keys)
