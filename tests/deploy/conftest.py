@@ -5,7 +5,6 @@ Sanic app the way `rasa run` does, with every messaging channel switched on)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Dict, FrozenSet, List, Set
 
 import pytest
