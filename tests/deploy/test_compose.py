@@ -132,3 +132,12 @@ def test_servers_run_read_only_with_scratch_space(compose: Dict[str, Any], name:
 def test_yaml_anchors_make_two_identical_rasa_servers() -> None:
     services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
     assert services["rasa-1"] == services["rasa-2"]
+
+
+def test_every_dollar_is_an_interpolation_compose_understands() -> None:
+    """`$$` is a literal `$` (for the container's shell); any other `$` starts `${VAR}`,
+    `${VAR:-default}` or `${VAR:?error}`: a typo would make compose refuse the file or, worse,
+    pass a literal `$` on."""
+    text = COMPOSE_FILE.read_text().replace("$$", "")
+    assert text.count("$") == len(INTERPOLATION.findall(text)) > 0
+    assert "$$LOCK_STORE_PASSWORD" in COMPOSE_FILE.read_text()  # expanded by redis's shell, not compose
