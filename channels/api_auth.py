@@ -20,6 +20,7 @@ still answer without a token. Mint a token with `python -m scripts.api_token --m
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any, Mapping, Optional
 
@@ -33,14 +34,14 @@ logger = logging.getLogger(__name__)
 MAX_TOKEN_MINUTES = 60
 PUBLIC_PATHS = frozenset({"/", "/version"})  # Rasa's health and version routes
 CHANNEL_PREFIX = "/webhooks/"  # the channels: patients' messages, authenticated their own way
-API_ROUTE = "rasa_server.status"  # a route that exists only when Rasa's API is on
+API_ROUTE = "status"  # the name of a route of Rasa's that exists only when its API is on
 
 
 def lifetime_problem(claims: Mapping[str, Any], now: float) -> Optional[str]:
     """Why a token with these (decoded, not yet verified) claims is refused, or None.
     `now` and `exp` in seconds since the epoch."""
     expiry = claims.get("exp")
-    if isinstance(expiry, bool) or not isinstance(expiry, (int, float)):
+    if isinstance(expiry, bool) or not isinstance(expiry, (int, float)) or not math.isfinite(expiry):
         return "The token has no expiry ('exp')."
     if expiry <= now:
         return "The token has expired."
@@ -87,7 +88,7 @@ async def _check(request: Request) -> Optional[HTTPResponse]:
 
 async def install(app: Sanic, _: Any = None) -> None:
     """A `before_server_start` listener: adds the check when Rasa's API is on (idempotent)."""
-    if API_ROUTE not in {route.name for route in app.router.routes}:
+    if f"{app.name}.{API_ROUTE}" not in {route.name for route in app.router.routes}:
         return  # API off: its routes answer 404
     if not app.config.get("USE_JWT"):
         logger.warning("The HTTP API is on without a JWT secret: its routes answer 401.")

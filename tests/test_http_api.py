@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -16,8 +17,13 @@ from typing import Any, Dict, Iterator, Optional
 import jwt
 import pytest
 import requests
+from sanic import Sanic
+from sanic.compat import Header
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
 
-from channels.api_auth import MAX_TOKEN_MINUTES, lifetime_problem
+from channels.api_auth import MAX_TOKEN_MINUTES, check_request, install, lifetime_problem
 from evaluation.servers import Assistant, free_port, wait_until_up
 from nlu_components.paths import PROJECT_ROOT
 from scripts.api_token import MIN_SECRET_CHARS, claims
@@ -26,6 +32,8 @@ from scripts.train import MODEL_PATH
 SECRET = "test-api-secret-" + "0" * 32  # made up, for the tests only
 ADMIN = {"user": {"username": "api", "role": "admin"}}
 NOW = 1_800_000_000.0
+API_TEST_APP = f"api_auth_test_{uuid.uuid4().hex}"
+Sanic(API_TEST_APP)  # requests need an app
 
 
 @dataclass
@@ -81,6 +89,7 @@ def api_server(api_server_launch: Launched) -> str:
         ({}, "no expiry"),
         ({"exp": "tomorrow"}, "no expiry"),
         ({"exp": True}, "no expiry"),
+        ({"exp": float("nan")}, "no expiry"),
         ({"exp": NOW - 1}, "expired"),
         ({"exp": NOW + MAX_TOKEN_MINUTES * 60 + 1}, "longer than"),
     ],
@@ -88,6 +97,47 @@ def api_server(api_server_launch: Launched) -> str:
 def test_a_token_must_expire_within_the_hour(claims_: Dict[str, Any], problem: Optional[str]) -> None:
     found = lifetime_problem(claims_, NOW)
     assert found is None if problem is None else problem in (found or "")
+
+
+def request_to(app: Sanic, target: str, headers: Optional[Dict[str, str]] = None) -> Request:
+    return Request(target.encode(), Header(headers or {}), "1.1", "GET", None, app)
+
+
+def test_the_check_is_installed_only_when_the_api_is_on() -> None:
+    with_api, without_api = Sanic(f"api_{uuid.uuid4().hex}"), Sanic(f"no_api_{uuid.uuid4().hex}")
+
+    @with_api.get("/status")
+    async def status(_: Request) -> HTTPResponse:  # as Rasa's API names it
+        return json_response({})
+
+    for app in (with_api, without_api):
+        asyncio.run(install(app))
+        asyncio.run(install(app))  # one check, however many channels install it
+    assert len(with_api.request_middleware) == 1 and not without_api.request_middleware
+
+
+@pytest.mark.parametrize(
+    "target, headers, uses_jwt, refused",
+    [
+        ("/status", {}, False, True),  # the API on without a JWT secret
+        ("/conversations/abc/tracker?token=static", {}, False, True),
+        ("/status?token=static", {}, True, True),
+        ("/status", {"Authorization": f"Bearer {jwt.encode(ADMIN, 'x' * 32)}"}, True, True),
+        (
+            "/status",
+            {"Authorization": f"Bearer {jwt.encode({**ADMIN, 'exp': NOW + 60}, 'x' * 32)}"},
+            True,
+            False,
+        ),
+        ("/status", {}, True, False),  # Rasa refuses it itself
+        ("/", {}, False, False),
+        ("/version?token=static", {}, False, False),
+        ("/webhooks/rest/webhook?token=static", {}, False, False),
+    ],
+)
+def test_what_the_check_refuses(target: str, headers: Dict[str, str], uses_jwt: bool, refused: bool) -> None:
+    answer = check_request(request_to(Sanic.get_app(API_TEST_APP), target, headers), uses_jwt, NOW)
+    assert (answer is not None and answer.status == 401) is refused
 
 
 def token(secret: str = SECRET, **changes: Any) -> str:
