@@ -9,15 +9,20 @@ import asyncio
 import logging
 import secrets
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import pytest
 import redis
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LockError, LockStore, RedisLockStore
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import UserUttered
 
-from evaluation.local_stores import LocalRedis
+from evaluation.local_stores import LocalPostgres, LocalRedis
+from evaluation.scale_out import stored_turns
 from stores.lock_store import TICKET_QUEUE_SCRIPT, AtomicRedisLockStore, InProcessLockStore
 
 MESSAGES = 24
@@ -257,3 +262,90 @@ def test_control_rasas_redis_lock_store_gives_two_servers_the_same_ticket(redis_
     stores, recorder = redis_stores(redis_server, 2), Recorder()
     asyncio.run(send_all(stores, recorder))
     assert len(set(recorder.tickets)) == MESSAGES and recorder.most_inside == 1
+
+
+def unless_queued(event: threading.Event, lock_store: LockStore, sender: str) -> None:
+    """Waits (up to 30 s) for `event`, unless the other message is queued for the lock behind
+    this one (it cannot come in before this one leaves)."""
+    deadline = time.monotonic() + 30
+    while not event.is_set() and time.monotonic() < deadline:
+        lock = lock_store.get_lock(sender)
+        if lock is not None and len(lock.tickets) >= 2:
+            return
+        time.sleep(0.005)
+
+
+def two_servers_answer_at_once(
+    make_lock_store: Callable[[int], LockStore], postgres: LocalPostgres
+) -> List[str]:
+    """Two servers (threads, each with its own event loop, lock store and Rasa SQL tracker store
+    on PostgreSQL) each handle one message of the same conversation at the same moment, as Rasa
+    does: under the lock, read the tracker, add the message, save. Inside the lock each waits for
+    the other to be inside too, and server 1 for server 0 to have saved (unless the other is queued
+    behind it), so that if the lock lets both in, both have read the tracker before either saves,
+    and they save one after the other. Returns the user messages stored."""
+    sender = secrets.token_hex(16)
+
+    def tracker_store() -> SQLTrackerStore:
+        return SQLTrackerStore(
+            Domain.empty(), dialect="postgresql", host=postgres.host, port=postgres.port,
+            db=postgres.database, username=postgres.user,
+        )  # fmt: skip
+
+    asyncio.run(tracker_store().create_tracker(sender))  # the conversation exists already
+    inside, saved = [threading.Event(), threading.Event()], [threading.Event(), threading.Event()]
+
+    def server(number: int) -> None:
+        async def handle() -> None:
+            lock_store, store = make_lock_store(number), tracker_store()
+            async with lock_store.lock(sender):
+                tracker = await store.retrieve(sender)
+                assert tracker is not None
+                inside[number].set()
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(None, unless_queued, inside[1 - number], lock_store, sender)
+                if number == 1:  # saves one after the other: no race between the saves themselves
+                    await loop.run_in_executor(None, unless_queued, saved[0], lock_store, sender)
+                tracker.update(UserUttered(f"message from server {number}"))
+                await store.save(tracker)
+                saved[number].set()
+
+        asyncio.run(handle())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(server, [0, 1]))
+    return [turn.text for turn in stored_turns(postgres.url, sender)]
+
+
+def test_control_with_rasas_redis_lock_store_two_servers_lose_a_message(
+    redis_server: LocalRedis, postgres: LocalPostgres
+) -> None:
+    """The loss end to end, made certain: both servers read the lock before either writes it."""
+    barrier, prefix = threading.Barrier(2), f"t{secrets.token_hex(4)}"
+
+    class ReadsThenWaitsOnce(RedisLockStore):
+        read = False
+
+        def get_lock(self, conversation_id: str) -> Optional[TicketLock]:
+            lock = super().get_lock(conversation_id)
+            if not self.read:
+                self.read = True
+                barrier.wait(timeout=30)
+            return lock
+
+    stored = two_servers_answer_at_once(
+        lambda _: ReadsThenWaitsOnce(host=redis_server.host, port=redis_server.port, key_prefix=prefix),
+        postgres,
+    )
+    assert len(stored) == 1  # one of the two messages is lost
+
+
+def test_with_the_atomic_lock_store_two_servers_keep_both_messages(
+    redis_server: LocalRedis, postgres: LocalPostgres
+) -> None:
+    prefix = f"t{secrets.token_hex(4)}"
+    stored = two_servers_answer_at_once(
+        lambda _: AtomicRedisLockStore(host=redis_server.host, port=redis_server.port, key_prefix=prefix),
+        postgres,
+    )
+    assert sorted(stored) == ["message from server 0", "message from server 1"]
