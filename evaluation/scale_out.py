@@ -72,6 +72,7 @@ class Sent:
     pair: int
     replies: List[str] = field(default_factory=list)
     error: str = ""
+    seconds: float = 0.0  # from posting to the reply
 
 
 @dataclass
@@ -114,6 +115,7 @@ class PairsReport:
     turns_with_replies_differing: int
     requests_failed: int
     seconds: float
+    slower_of_pair_s_median: float  # the reply to the message of a pair that waited for the other
 
     @property
     def intact(self) -> bool:
@@ -128,6 +130,7 @@ class PairsReport:
 
 
 def _post(server: Assistant, sender: str, message: Sent) -> None:
+    started = time.monotonic()
     try:
         response = requests.post(
             server.webhook, json={"sender": sender, "message": message.text}, timeout=120
@@ -136,6 +139,7 @@ def _post(server: Assistant, sender: str, message: Sent) -> None:
         message.replies = [reply.get("text", "") for reply in response.json()]
     except requests.RequestException as error:
         message.error = type(error).__name__
+    message.seconds = time.monotonic() - started
 
 
 def _post_at_once(
@@ -242,6 +246,11 @@ def pairs_scenario(
         )
     seconds = time.monotonic() - started
     checks = [check_conversation(sent_of[s], stored_turns(postgres.url, s)) for s in senders]
+    slower = sorted(
+        max(m.seconds for m in sent if m.pair == pair)
+        for sent in sent_of.values()
+        for pair in {m.pair for m in sent}
+    )
     return PairsReport(
         lock_store=lock_store,
         conversations=conversations,
@@ -253,6 +262,7 @@ def pairs_scenario(
         turns_with_replies_differing=sum(len(c.replies_differ) for c in checks),
         requests_failed=sum(c.failed for c in checks),
         seconds=round(seconds, 2),
+        slower_of_pair_s_median=round(slower[len(slower) // 2], 3) if slower else 0.0,
     )
 
 

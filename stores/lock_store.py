@@ -369,7 +369,9 @@ class AtomicRedisLockStore(_TicketOnlyInLock):
     async def _listen(self, listener: _Listener) -> None:
         """Hands each grant published on the channel to this process's waiting message, if any.
         After a lost connection it subscribes again and wakes every waiting message to check its
-        place (a grant may have been published meanwhile)."""
+        place (a grant may have been published meanwhile). Tries again every RECONNECT_WAIT_S;
+        logs the loss once (WARNING) and the return (INFO)."""
+        lost = False
         while True:
             pubsub = listener.client.pubsub()
             try:
@@ -381,12 +383,19 @@ class AtomicRedisLockStore(_TicketOnlyInLock):
                     elif message["type"] == "subscribe":
                         listener.subscribed.set()
                         self._wake_all()
+                        if lost:
+                            logger.info("Redis lock store: grant channel back.")
+                            lost = False
                     elif message["type"] == "message":
                         self._wake(message["data"].decode())
             except (redis.RedisError, OSError) as error:
                 listener.subscribed.clear()
                 self._wake_all()
-                logger.warning(f"Redis lock store: grant channel lost ({type(error).__name__}); retrying.")
+                if not lost:
+                    logger.warning(
+                        f"Redis lock store: grant channel lost ({type(error).__name__}); retrying."
+                    )
+                    lost = True
                 await asyncio.sleep(RECONNECT_WAIT_S)
             finally:
                 await pubsub.reset()

@@ -21,7 +21,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 
-from evaluation.local_stores import LocalPostgres, LocalRedis
+from evaluation.local_stores import LocalPostgres, LocalRedis, running_redis
 from evaluation.scale_out import stored_turns
 from stores.lock_store import TICKET_QUEUE_SCRIPT, AtomicRedisLockStore, InProcessLockStore
 
@@ -182,6 +182,27 @@ def test_redis_unreachable_fails_the_message_with_a_lock_error() -> None:
 
     with pytest.raises(LockError):
         asyncio.run(message())
+
+
+def test_redis_down_fails_messages_and_back_serves_them_again() -> None:
+    """Redis stops (messages fail with LockError, which the channels answer with the clinic's
+    number) and comes back, empty: the same store serves the conversation again."""
+    with running_redis() as server:
+        store = AtomicRedisLockStore(host=server.host, port=server.port, socket_timeout=5)
+        recorder = Recorder()
+
+        async def scenario() -> None:
+            await recorder.message(store, 1)
+            server.stop()
+            with pytest.raises(LockError):
+                await recorder.message(store, 2)
+            server.start()
+            await asyncio.gather(recorder.message(store, 3), recorder.message(store, 4))
+
+        asyncio.run(scenario())
+    assert recorder.entered[0] == 1 and sorted(recorder.entered[1:]) == [3, 4]
+    assert recorder.tickets[1:] == sorted(recorder.tickets[1:])  # in the order of their tickets
+    assert recorder.most_inside == 1
 
 
 def test_in_process_a_hung_holder_is_passed_over_after_its_lifetime(caplog: pytest.LogCaptureFixture) -> None:
