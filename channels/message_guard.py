@@ -4,7 +4,7 @@ personal details in it.
 Rasa 3.6 stalls for ~20 s and exhausts memory on a 1 MB message, so long messages never reach
 NLU; the patient is told why and how to go on instead. The texts are in channels/texts.yml.
 Every channel builds its UserMessage from `guard(...).text`, so what Rasa parses, logs and keeps
-in the tracker store is the masked text (channels/pii_masking.py): "my name is [name]".
+in the tracker store is the masked text (channels/pii_masking.py): "my name is [person]".
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ import requests
 import spacy
 import yaml
 
+from actions.knowledge import load_knowledge
+from actions.reply import payload_for
 from channels.message_guard import guard
 from channels.pii_masking import PLACEHOLDERS, MaskedText, mask_personal_details, personal_details
 from evaluation.servers import Assistant
@@ -138,16 +140,23 @@ def project_messages() -> List[str]:
 def test_the_projects_own_patient_messages_come_through_unchanged_but_for_names() -> None:
     messages = project_messages()
     assert len(messages) >= 4000
-    changed = {m: mask_personal_details(m) for m in messages if mask_personal_details(m).text != m}
+    masked = {message: mask_personal_details(message).text for message in messages}
     # The only personal details in them: two names.
-    assert {m: c.text for m, c in changed.items()} == {
-        "hi my name is margaret": "hi my name is [name]",
+    assert {m: text for m, text in masked.items() if text != m} == {
+        "hi my name is margaret": "hi my name is [person]",
         **{
-            m: m.replace("Margaret", "[name]")
+            m: m.replace("Margaret", "[person]")
             for m in messages
             if m.startswith("Hi, it's Margaret's daughter.")
         },
     }
+
+
+def test_every_button_payload_comes_through_unchanged() -> None:
+    # A masked payload would no longer be one the assistant offered (channels/button_payloads.py).
+    payloads = [payload_for(answer) for answer in load_knowledge().answers.values()]
+    assert len(payloads) >= 20
+    assert [p for p in payloads if mask_personal_details(p).text != p] == []
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +187,7 @@ def test_red_flags_are_found_in_masked_messages(
 def test_the_guard_masks_and_says_which_kinds_it_masked() -> None:
     checked = guard("  my name is Ann Lee, my number is 415\u2011555\u20110123 and my dob is 3/4/1950  ")
     assert checked.reply is None
-    assert checked.text == "my name is [name], my number is [phone] and my dob is [date of birth]"
+    assert checked.text == "my name is [person], my number is [phone] and my dob is [date of birth]"
     assert checked.masked == ("name", "phone", "date of birth")
     assert guard("what is kyphoplasty?").masked == ()
 
@@ -206,10 +215,10 @@ def assert_nothing_personal_stored(assistant: Assistant, sender: str) -> List[Di
     user_events = [e for e in events if e["event"] == "user"]
     assert user_events, "the conversation was not stored"
     for event in user_events:  # parse_data["text"] is what NLU read: the question part of it
-        assert "[name]" in event["text"] and event["parse_data"]["text"].lower() in event["text"].lower()
+        assert "[person]" in event["text"] and event["parse_data"]["text"].lower() in event["text"].lower()
     stored, said = json.dumps(events), json.dumps(user_events)
     assert not [value for value in VALUES if value in stored]
-    assert not [part for part in PARTS if part in said]
+    assert not [part for part in PARTS if re.search(rf"\b{part}\b", said)]  # not in a timestamp
     return user_events
 
 
@@ -224,7 +233,7 @@ def test_a_message_with_personal_details_gets_an_answer_and_none_of_them_is_stor
     )
     [event] = assert_nothing_personal_stored(assistant, sender)
     assert event["text"] == (
-        "my name is [name], my phone is [phone] and my email is [email]. "
+        "my name is [person], my phone is [phone] and my email is [e-mail]. "
         "How long is recovery after kyphoplasty?"
     )
     assert event["parse_data"]["intent"]["name"] != "nlu_fallback"
