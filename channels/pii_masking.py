@@ -74,8 +74,9 @@ PHONE_REGION = "US"  # numbers without a leading + are read as US numbers (other
 ADULT_YEARS = 18  # a full date at least this many years ago is masked even without a birth cue
 
 # Files whose words are the assistant's vocabulary: a word in them is not taken as a name.
+TRAINING_DATA = PROJECT_ROOT / "data" / "nlu"
 VOCABULARY_FILES = (
-    *sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")),
+    *sorted(TRAINING_DATA.glob("*.yml")),
     PROJECT_ROOT / "nlu_components" / "red_flag_patterns.yml",
     PROJECT_ROOT / "spacy_pipeline" / "entity_patterns.yml",
 )
@@ -254,6 +255,10 @@ NAME_SHAPE = re.compile(r"[A-Za-z][A-Za-z']*\.?")
 def _vocabulary() -> FrozenSet[str]:
     """The words the assistant was trained on or looks for (lower case), less the names in its
     training examples ("hi my name is margaret")."""
+    if not any(path.is_relative_to(TRAINING_DATA) for path in VOCABULARY_FILES):
+        raise FileNotFoundError(
+            f"{TRAINING_DATA}/*.yml: the assistant's vocabulary, needed to tell names from words"
+        )
     words: set = set()
     for path in VOCABULARY_FILES:
         text = path.read_text(encoding="utf-8").lower()
