@@ -68,6 +68,8 @@ from rasa.core.lock_store import (
     LockStore,
 )
 from rasa.utils.endpoints import EndpointConfig
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 
 logger = logging.getLogger(__name__)
 
@@ -355,7 +357,9 @@ class AtomicRedisLockStore(_TicketOnlyInLock):
         loop = asyncio.get_running_loop()
         listener = self._listener
         if listener is None or listener.loop is not loop or listener.task is None or listener.task.done():
-            client = aioredis.Redis(**self._options)
+            # A connection Redis dropped (a restart) stays in the pool: retried once on a new one.
+            retry = {"retry": AsyncRetry(NoBackoff(), 1), "retry_on_error": [redis.ConnectionError]}
+            client = aioredis.Redis(**self._options, **retry)
             listener = _Listener(loop, client, client.register_script(TICKET_QUEUE_SCRIPT), asyncio.Event())
             listener.task = loop.create_task(self._listen(listener))
             self._listener = listener
