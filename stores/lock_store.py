@@ -148,7 +148,8 @@ class InProcessLockStore(_TicketOnlyInLock):
         if waiter in queue.waiters:
             queue.waiters.remove(waiter)
         if not queue.waiters:
-            self._queues.pop(conversation_id, None)
+            if self._queues.get(conversation_id) is queue:  # not a newer one after delete_lock
+                del self._queues[conversation_id]
         elif was_holder:
             self._grant(queue.waiters[0])
 

@@ -234,6 +234,36 @@ def test_in_process_a_hung_holder_is_passed_over_after_its_lifetime(caplog: pyte
     assert store.get_lock("conversation") is None
 
 
+def test_in_process_delete_lock_lets_the_waiting_go_and_spares_the_next_queue() -> None:
+    store, order = InProcessLockStore(), []
+
+    async def scenario() -> None:
+        release, release_newer = asyncio.Event(), asyncio.Event()
+
+        async def message(name: str, hold: Optional[asyncio.Event] = None) -> None:
+            async with store.lock("conversation"):
+                order.append(name)
+                if hold:
+                    await hold.wait()
+
+        holder = asyncio.create_task(message("holder", hold=release))
+        waiting = asyncio.create_task(message("waiting"))
+        await asyncio.sleep(0)
+        store.delete_lock("conversation")  # e.g. the conversation deleted
+        await waiting
+        newer = asyncio.create_task(message("newer", hold=release_newer))
+        await asyncio.sleep(0)
+        release.set()
+        await holder  # leaving the deleted queue does not touch the newer one
+        assert store.get_lock("conversation") is not None
+        release_newer.set()
+        await newer
+
+    asyncio.run(scenario())
+    assert order == ["holder", "waiting", "newer"]
+    assert store.get_lock("conversation") is None
+
+
 def test_in_process_refuses_several_sanic_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SANIC_WORKERS", "2")
     with pytest.raises(LockError, match="AtomicRedisLockStore"):
