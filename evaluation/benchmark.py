@@ -412,14 +412,15 @@ def scale_out_markdown(scale: Dict[str, Any]) -> List[str]:
         f"One Rasa server against two behind nginx (`evaluation/scale_load.py`, {scale['date']}): "
         f"{scale['cpus']} CPUs shared by everything below, {profile['tracker_store']} tracker store, Redis "
         f"lock store (`{profile['lock_store']}`), {profile['load_balancer']}, each Rasa server with its own "
-        f"action server; {profile['load']}, {scale['seconds']:g} s measured per run. CPU: milliseconds "
-        "per reply and cores busy during the run, by process kind.",
+        f"action server; {profile['load']}, {scale['seconds']:g} s measured per run, medians of "
+        f"{scale['repeats']} rounds. CPU: milliseconds per reply and cores busy during the run, by process "
+        "kind.",
         "",
         "| conversations | Rasa servers | replies/s | p50 ms | p95 ms | failures | CPU ms per reply: "
         "Rasa / actions / PostgreSQL / Locust | cores busy: Rasa / whole machine |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for run in scale["runs"]:
+    for run in scale["levels"]:
         cpu, busy = run["cpu_ms_per_message"], run["cores_busy"]
         lines.append(
             f"| {run['users']} | {run['rasa_servers']} | {run['throughput_per_s']} | {run['p50_ms']} | "

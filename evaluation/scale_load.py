@@ -7,13 +7,14 @@ ports: one balancing over Rasa server 0 only, one over both. The same processes 
 measurements (the second server set idles while the first is measured alone), so only the
 number of serving processes differs. Locust (evaluation/locust_patients.py, its own process)
 drives N concurrent patient conversations through the load balancer for a fixed time; levels and
-topologies alternate (10: one, two; 50: one, two).
+topologies alternate (10: one, two; 50: one, two), in `repeats` rounds; the figures are the
+medians over the rounds.
 
 Beside throughput and latency, each run records the CPU time each kind of process used (psutil):
 per message, and as cores busy during the run. That is what the README's reasoning about one more
 machine rests on.
 
-    python -m evaluation.scale_load            # ~4 min on 2 cores, after ~1 min of start-up
+    python -m evaluation.scale_load            # ~6 min on 2 cores, after ~1 min of start-up
     python -m evaluation.scale_load --quick    # 1 s per run
 """
 
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,12 +54,13 @@ class ScaleSettings:
     concurrency: Tuple[int, ...]
     seconds: float  # measured, per run
     warm_up_s: float  # load before each measured run, not counted
+    repeats: int  # rounds of all runs; the figures are the medians
 
     @classmethod
     def of(cls, quick: bool) -> ScaleSettings:
         if quick:
-            return cls(concurrency=(10, 50), seconds=1, warm_up_s=0.5)
-        return cls(concurrency=(10, 50), seconds=30, warm_up_s=5)
+            return cls(concurrency=(10, 50), seconds=1, warm_up_s=2, repeats=1)
+        return cls(concurrency=(10, 50), seconds=20, warm_up_s=5, repeats=3)
 
 
 def processes_by_kind(rasa_pids: Sequence[int], postgres_folder: Path) -> Dict[str, List[psutil.Process]]:
@@ -156,10 +159,16 @@ def measure(
                 server.chat(secrets.token_hex(16), "what is kyphoplasty")
         kinds = processes_by_kind([server.rasa_pid for server in cluster.servers], postgres.folder)
         runs = []
-        for users in settings.concurrency:
-            for name, count in TOPOLOGIES.items():
-                run = measured_run(balancer.urls[name], users, settings, kinds)
-                runs.append({"rasa_servers": count, **run})
+        for repeat in range(settings.repeats):
+            for users in settings.concurrency:
+                for name, count in TOPOLOGIES.items():
+                    run = measured_run(balancer.urls[name], users, settings, kinds)
+                    runs.append({"repeat": repeat, "rasa_servers": count, **run})
+    levels = [
+        medians([r for r in runs if r["users"] == users and r["rasa_servers"] == count])
+        for users in settings.concurrency
+        for count in TOPOLOGIES.values()
+    ]
     return {
         "date": time.strftime("%Y-%m-%d"),
         "cpus": os.cpu_count(),
@@ -172,16 +181,33 @@ def measure(
             "load": "Locust, closed loop, no think time",
         },
         "seconds": settings.seconds,
+        "repeats": settings.repeats,
+        "levels": levels,
         "runs": runs,
         "two_over_one": {
-            str(users): {key: ratio(runs, users, key) for key in ("throughput_per_s", "p50_ms", "p95_ms")}
+            str(users): {key: ratio(levels, users, key) for key in ("throughput_per_s", "p50_ms", "p95_ms")}
             for users in settings.concurrency
         },
     }
 
 
-def ratio(runs: Sequence[Dict[str, Any]], users: int, key: str) -> float:
-    one, two = (next(r[key] for r in runs if r["users"] == users and r["rasa_servers"] == n) for n in (1, 2))
+def medians(runs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """The median of each figure over the repeats of one level and topology (failures: the sum)."""
+    first = runs[0]
+    level: Dict[str, Any] = {"users": first["users"], "rasa_servers": first["rasa_servers"]}
+    for key in ("throughput_per_s", "p50_ms", "p95_ms", "p99_ms", "machine_cores_busy"):
+        level[key] = round(statistics.median(r[key] for r in runs), 2)
+    level["messages"] = sum(r["messages"] for r in runs)
+    level["failures"] = sum(r["failures"] for r in runs)
+    for key in ("cpu_ms_per_message", "cores_busy"):
+        level[key] = {kind: round(statistics.median(r[key][kind] for r in runs), 2) for kind in first[key]}
+    return level
+
+
+def ratio(levels: Sequence[Dict[str, Any]], users: int, key: str) -> float:
+    one, two = (
+        next(r[key] for r in levels if r["users"] == users and r["rasa_servers"] == n) for n in (1, 2)
+    )
     return round(two / one, 3) if one else float("nan")
 
 

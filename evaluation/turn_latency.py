@@ -11,13 +11,14 @@ without a message) starts the next visit from a short tracker; it does not short
 
 Measured on the real servers (evaluation/servers.py), one message at a time, both action
 endpoint settings side by side (two server sets, messages alternating between them, so both see
-the same machine load). Samples for turn N: turns N-6..N (one of each message of the patient
-script) of every long conversation; for turn 1: the first message of fresh conversations, each
-message of the script as often. After turn 200 the conversations are aged past the session
-expiry (their stored timestamps moved back) and go on for 7 more turns: what a patient who comes
-back meets.
+the same machine load), the long conversations started in a staggered way and the fresh ones
+spread over the run, so that machine load drifting during the run reaches every mark alike.
+Samples for turn N: turns N-6..N (one of each message of the patient script) of every long
+conversation; for turn 1: the first message of fresh conversations, each message of the script
+as often. After turn 200 each conversation is aged past the session expiry (its stored
+timestamps moved back) and goes on for 7 more turns: what a patient who comes back meets.
 
-    python -m evaluation.turn_latency            # ~6 min on 2 cores
+    python -m evaluation.turn_latency            # ~10 min on 2 cores (~20 when shared)
     python -m evaluation.turn_latency --quick    # turns 1, 7 and 14 of one conversation
 """
 
@@ -164,28 +165,35 @@ def measure_on(
     for name in names:  # warm-up: the first replies of a fresh server are slower
         for turn in range(1, WINDOW + 1):
             assistants[name].chat(secrets.token_hex(16), message_of(turn))
+    last, minutes = max(settings.marks), session_expiration_minutes() + 1
+    length = last + WINDOW  # turns per conversation: `last`, then WINDOW after the patient's return
+    # Staggered starts: in each round every conversation under way sends its next message, so the
+    # turns of every mark are spread over the whole run (the machine's load drifts; a mark
+    # measured only at the start or the end would carry that drift).
+    stride = max(1, last // settings.conversations)
+    starts = [index * stride for index in range(settings.conversations)]
+    rounds = starts[-1] + length
+    first_samples = settings.conversations * WINDOW
+    senders = {name: [secrets.token_hex(16) for _ in starts] for name in names}
     by_turn: Dict[str, Dict[int, List[float]]] = {name: {} for name in names}
     first_turns: Dict[str, List[float]] = {name: [] for name in names}
-    for sample in range(settings.conversations * WINDOW):  # turn 1 of fresh conversations
-        for name in names:
-            first_turns[name].append(
-                timed_chat(assistants[name], secrets.token_hex(16), message_of(sample + 1))
-            )
-    senders = {name: [secrets.token_hex(16) for _ in range(settings.conversations)] for name in names}
-    last = max(settings.marks)
-    for turn in range(1, last + 1):
-        for index in range(settings.conversations):
+    for round_number in range(rounds):
+        for index, start in enumerate(starts):
+            turn = round_number - start + 1
+            if not 1 <= turn <= length:
+                continue
             for name in names:  # alternating: both configurations under the same load
+                if turn == last + 1:  # the patient comes back after the session expired
+                    age_conversations(folders[name] / "conversations.db", [senders[name][index]], minutes)
                 latency = timed_chat(assistants[name], senders[name][index], message_of(turn))
                 by_turn[name].setdefault(turn, []).append(latency)
-    minutes = session_expiration_minutes() + 1
-    for name in names:
-        age_conversations(folders[name] / "conversations.db", senders[name], minutes)
-    returned: Dict[str, List[float]] = {name: [] for name in names}
-    for turn in range(last + 1, last + WINDOW + 1):
-        for index in range(settings.conversations):
+        while len(first_turns[names[0]]) < first_samples * (round_number + 1) / rounds:
+            message = message_of(len(first_turns[names[0]]) + 1)  # turn 1 of a fresh conversation
             for name in names:
-                returned[name].append(timed_chat(assistants[name], senders[name][index], message_of(turn)))
+                first_turns[name].append(timed_chat(assistants[name], secrets.token_hex(16), message))
+    returned = {
+        name: [v for turn in range(last + 1, length + 1) for v in by_turn[name][turn]] for name in names
+    }
     results: Dict[str, Any] = {}
     for name in names:
         marks = {"turn_1": figures(first_turns[name])}

@@ -95,9 +95,10 @@ def assert_turn_latency_shape(turns: Dict[str, Any], settings: TurnSettings) -> 
 
 def assert_scale_out_shape(scale: Dict[str, Any], settings: ScaleSettings) -> None:
     """One and two Rasa servers at each level, every message answered, the CPU accounted."""
-    runs = [(run["users"], run["rasa_servers"]) for run in scale["runs"]]
-    assert runs == [(users, servers) for users in settings.concurrency for servers in (1, 2)]
-    for run in scale["runs"]:
+    levels = [(users, servers) for users in settings.concurrency for servers in (1, 2)]
+    assert [(level["users"], level["rasa_servers"]) for level in scale["levels"]] == levels
+    assert len(scale["runs"]) == settings.repeats * len(levels)
+    for run in scale["levels"] + scale["runs"]:
         assert run["messages"] > 0 and run["failures"] == 0
         assert 0 < run["p50_ms"] <= run["p95_ms"]
         assert run["cpu_ms_per_message"]["rasa"] > 0 and run["cores_busy"]["rasa"] > 0
