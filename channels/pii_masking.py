@@ -541,7 +541,9 @@ def prepare() -> None:
 
 def mask_personal_details(text: str) -> MaskedText:
     """`text` with each personal detail replaced by its placeholder (see the table above);
-    idempotent: masking a masked text changes nothing."""
+    idempotent: masking a masked text changes nothing. `text` is in the canonical form of
+    nlu_components/normalization.py, as the message guard gives it (spaCy's tokenizer raises
+    UnicodeEncodeError on a lone surrogate)."""
     pieces, kinds, position = [], [], 0
     for start, end, kind in personal_details(text):
         pieces += [text[position:start], PLACEHOLDERS[kind]]
