@@ -1,8 +1,8 @@
 """The benchmark: answer quality, latency, load, cost, side by side with the `rasa init` baseline.
 
-    bash scripts/benchmark.sh            # full run (~110 min on 2 cores; the baseline is the slow part)
+    bash scripts/benchmark.sh            # full run (~2 h on 2 cores; the baseline is the slow part)
     bash scripts/benchmark.sh --quick    # the same steps, tiny: 2 epochs, 2 s of load (CI)
-    bash scripts/benchmark.sh --only turn_latency,scale_out   # just these (~12 min), merged into
+    bash scripts/benchmark.sh --only turn_latency,scale_out   # just these (~25 min), merged into
                                          # the last full report and the README
 
 Both variants are trained from scratch on the same data and served with the same domain,

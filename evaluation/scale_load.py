@@ -14,7 +14,7 @@ Beside throughput and latency, each run records the CPU time each kind of proces
 per message, and as cores busy during the run. That is what the README's reasoning about one more
 machine rests on.
 
-    python -m evaluation.scale_load            # ~6 min on 2 cores, after ~1 min of start-up
+    python -m evaluation.scale_load            # ~7 min on 2 cores, after ~1 min of start-up
     python -m evaluation.scale_load --quick    # 1 s per run
 """
 
