@@ -281,6 +281,9 @@ class _Listener:
     script: Any  # redis.commands.core.AsyncScript
     subscribed: asyncio.Event
     task: Optional[asyncio.Task[None]] = None
+    # Set when the subscription was lost and not yet back: a message then fails at once (its
+    # patient gets the clinic's number) instead of waiting socket_timeout for the subscription.
+    unreachable: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class AtomicRedisLockStore(_TicketOnlyInLock):
@@ -365,6 +368,12 @@ class AtomicRedisLockStore(_TicketOnlyInLock):
             listener.task = loop.create_task(self._listen(listener))
             self._listener = listener
         if not listener.subscribed.is_set():
+            if listener.unreachable.is_set():
+                try:
+                    await listener.client.ping()
+                except (redis.RedisError, OSError) as error:
+                    reason = type(error).__name__
+                    raise LockError(f"The Redis lock store cannot be reached ({reason}).") from error
             try:
                 await asyncio.wait_for(listener.subscribed.wait(), timeout=self._options["socket_timeout"])
             except asyncio.TimeoutError as error:
@@ -386,6 +395,7 @@ class AtomicRedisLockStore(_TicketOnlyInLock):
                     if message is None:
                         await pubsub.ping()
                     elif message["type"] == "subscribe":
+                        listener.unreachable.clear()
                         listener.subscribed.set()
                         self._wake_all()
                         if lost:
@@ -395,6 +405,7 @@ class AtomicRedisLockStore(_TicketOnlyInLock):
                         self._wake(message["data"].decode())
             except (redis.RedisError, OSError) as error:
                 listener.subscribed.clear()
+                listener.unreachable.set()
                 self._wake_all()
                 if not lost:
                     logger.warning(

@@ -188,14 +188,18 @@ def test_redis_down_fails_messages_and_back_serves_them_again() -> None:
     """Redis stops (messages fail with LockError, which the channels answer with the clinic's
     number) and comes back, empty: the same store serves the conversation again."""
     with running_redis() as server:
-        store = AtomicRedisLockStore(host=server.host, port=server.port, socket_timeout=5)
+        # A socket timeout far longer than the guard below: a message during the outage must fail
+        # at once (its patient gets the clinic's number), not after waiting for the subscription.
+        store = AtomicRedisLockStore(host=server.host, port=server.port, socket_timeout=600)
         recorder = Recorder()
 
         async def scenario() -> None:
             await recorder.message(store, 1)
             server.stop()
-            with pytest.raises(LockError):
-                await recorder.message(store, 2)
+            for attempt in (2, 2):  # before and after the grant listener has noticed the loss
+                with pytest.raises(LockError):
+                    await asyncio.wait_for(recorder.message(store, attempt), timeout=60)
+                await asyncio.sleep(0.5)
             server.start()
             await asyncio.gather(recorder.message(store, 3), recorder.message(store, 4))
 
