@@ -14,6 +14,8 @@ characters a segment instead of 160. `segments` counts what a text costs.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 from dataclasses import dataclass
@@ -178,6 +180,9 @@ class TwilioSmsInput(MessagingInput):
             )
         ]
 
+    def conversation_id(self, inbound: Inbound) -> str:
+        return sms_conversation_id(self.name(), self.auth_token, inbound.user)
+
     def acknowledgement(self) -> HTTPResponse:
         return response.text(TWIML_ACK, content_type="application/xml")
 
@@ -211,6 +216,15 @@ class TwilioSmsInput(MessagingInput):
 
     async def may_reply(self, inbound: Inbound) -> bool:
         return not await delivery_store().is_opted_out(self.name(), inbound.user)
+
+
+def sms_conversation_id(channel: str, auth_token: str, number: str) -> str:
+    """The conversation id of a phone number: `<channel>:` and 32 hex digits of HMAC-SHA256 keyed
+    by the Twilio auth token, so the tracker store never holds the number (the replies go to the
+    number the webhook gives). A new auth token starts new conversations; sessions end after 60
+    minutes anyway. The opt-outs keep the number itself: STOP must be honoured (delivery_store)."""
+    digest = hmac.new(auth_token.encode("utf-8"), number.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{channel}:{digest[:32]}"
 
 
 class TwilioWhatsAppInput(TwilioSmsInput):

@@ -24,11 +24,13 @@ from actions.knowledge import load_knowledge
 from actions.reply import payload_for
 from channels.message_guard import guard
 from channels.pii_masking import PLACEHOLDERS, MaskedText, mask_personal_details, personal_details
+from channels.sms import sms_conversation_id
 from evaluation.servers import Assistant
 from nlu_components.paths import PROJECT_ROOT
 from nlu_components.red_flags import RedFlagFinder
 from tests.channels.fake_platform import FakePlatform
 from tests.channels.test_sms import inbound_form, post, to
+from tests.conftest import TEST_CHANNEL_SECRETS
 
 CASES = yaml.safe_load(Path(__file__).with_name("pii_cases.yml").read_text(encoding="utf-8"))
 TUNING, HELDOUT = CASES["tuning"], CASES["heldout"]
@@ -274,7 +276,12 @@ def test_a_messaging_channel_masks_before_storing_even_when_sending_fails(
         assert len(fake_platform.wait_for(to(number), 3, settle_s=3)) == 3
     finally:
         fake_platform.down = False
-    assert_nothing_personal_stored(assistant, f"twilio_sms:{number}")
+    assert_nothing_personal_stored(
+        assistant, sms_conversation_id("twilio_sms", TEST_CHANNEL_SECRETS["TWILIO_AUTH_TOKEN"], number)
+    )
+    with sqlite3.connect(assistant.logs / "conversations.db") as connection:  # nor is the number
+        senders = [sender for (sender,) in connection.execute("SELECT DISTINCT sender_id FROM events")]
+    assert senders and not [sender for sender in senders if number in sender or number[1:] in sender]
     with sqlite3.connect(assistant.logs / "channel_state.db") as connection:
         tables = [
             name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
