@@ -7,7 +7,7 @@ import asyncio
 import shutil
 import socket
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Iterator
 
 import pytest
 from rasa.core.agent import Agent
@@ -17,11 +17,11 @@ from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from actions.reply import Reply
 from channels.message_guard import channel_text
-from channels.messaging import Inbound, MessagingInput
+from channels.messaging import Inbound
 from stores.checks import LOCK_STORE, TRACKER_STORE, check, check_now
 from stores.tracker_store import StoreUnavailable, StrictSQLTrackerStore
+from tests.channels.test_answering import RecordingChannel
 
 PASSWORD = "not-in-any-message-9f1c"
 
@@ -121,24 +121,6 @@ def test_a_store_that_hangs_is_down_after_the_timeout_without_piling_up_checks(s
 
     first, second = asyncio.run(two_checks())
     assert first.as_json() == second.as_json() == {"kind": "Redis", "status": "down", "error": "timeout"}
-
-
-class RecordingChannel(MessagingInput):
-    """A messaging platform whose sends are recorded: the shared webhook flow without a server."""
-
-    def __init__(self) -> None:
-        super().__init__(enabled=True)
-        self.sent: List[str] = []
-
-    @classmethod
-    def name(cls) -> str:
-        return "recording"
-
-    def render(self, reply: Reply) -> List[str]:
-        return [reply["text"]]
-
-    async def send(self, inbound: Inbound, message: Any) -> None:
-        self.sent.append(message)
 
 
 @pytest.mark.parametrize("text", ["is it safe?", "2"])  # "2": an option, read from the tracker store first
