@@ -22,9 +22,9 @@ COPY actions/ actions/
 COPY knowledge/ knowledge/
 COPY clinic.yml ./
 
-RUN useradd --uid 10001 --user-group --create-home --home-dir /home/actions --shell /usr/sbin/nologin actions
+RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin actions
 USER 10001:10001
-ENV HOME=/home/actions
+ENV HOME=/tmp
 
 EXPOSE 5055
 CMD ["python", "-m", "rasa_sdk", "--actions", "actions", "--port", "5055"]

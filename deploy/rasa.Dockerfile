@@ -37,11 +37,11 @@ COPY clinic.yml credentials.yml ./
 COPY deploy/endpoints.scale.yml deploy/rasa-run.sh deploy/
 COPY models/kyphoplasty.tar.gz models/
 
-# Not root; the code is root's and read-only to the server. HOME and /tmp are the only places it
-# writes (the unpacked model goes to /tmp); compose and Kubernetes mount both as scratch space.
-RUN useradd --uid 10001 --user-group --create-home --home-dir /home/rasa --shell /usr/sbin/nologin rasa
+# Not root; the code is root's and read-only to the server. /tmp is the only place it writes (the
+# unpacked model; HOME points there too); compose and Kubernetes mount it as scratch space.
+RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin rasa
 USER 10001:10001
-ENV HOME=/home/rasa
+ENV HOME=/tmp
 
 # Inside the container only: the load balancer (compose) or the Service (Kubernetes) reaches it.
 EXPOSE 5005

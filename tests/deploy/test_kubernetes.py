@@ -124,7 +124,7 @@ def test_pods_run_as_non_root_with_a_read_only_file_system_and_limits() -> None:
             assert security["capabilities"]["drop"] == ["ALL"]
             assert {"cpu", "memory"} <= set(spec["resources"]["requests"])
             assert "memory" in spec["resources"]["limits"]
-            # the only writable places are scratch volumes: /tmp and the user's home
+            # the only writable place is a scratch volume: /tmp (also HOME in the images)
             mounts = {mount["name"]: mount["mountPath"] for mount in spec["volumeMounts"]}
             volumes = {volume["name"]: volume for volume in pod["volumes"]}
             assert all("emptyDir" in volumes[name] for name in mounts)
