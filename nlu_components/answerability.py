@@ -75,6 +75,10 @@ class AnswerabilityCheck(GraphComponent):
             "entity_answered_intents": {},
             "min_examples": 3,
             "min_share": 0.8,
+            # A covered answer the classifier is at least this sure of is kept: its examples
+            # already hold the question's wording, and an unseen word is then more often a typo
+            # ("wen", "aftr") than an uncovered detail. 1.0 checks every answer.
+            "max_confidence": 1.0,
             # Words of several senses that decide nothing ("in general" is not "general anaesthesia").
             "ignored_words": [],
         }
@@ -135,6 +139,8 @@ class AnswerabilityCheck(GraphComponent):
             intent = self._chosen(message)
             if intent is None or intent in self.unchecked or self._entity_answered(intent, message):
                 continue
+            if self._confidence(intent, message) >= self.config["max_confidence"]:
+                continue
             uncovered = self.asked_elsewhere(intent, content_lemmas(message))
             if uncovered is not None:
                 override_intent(message, uncovered)
@@ -152,6 +158,12 @@ class AnswerabilityCheck(GraphComponent):
         ]
         predicted = (message.get(INTENT) or {}).get("name")
         return ranking[0] if predicted == FALLBACK_INTENT and ranking else predicted
+
+    @staticmethod
+    def _confidence(intent: str, message: Message) -> float:
+        """The classifier's confidence in `intent` (0..1), from the intent ranking."""
+        ranked = {r.get("name"): r.get("confidence") or 0.0 for r in message.get(INTENT_RANKING_KEY, [])}
+        return float(ranked.get(intent, 0.0))
 
     def asked_elsewhere(self, intent: str, lemmas: Iterable[str]) -> Optional[str]:
         """The uncovered intent the question's unseen words point to, or None."""

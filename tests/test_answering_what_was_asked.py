@@ -41,6 +41,8 @@ def ask(assistant: Assistant) -> Chat:
         "is balloon kyphoplasty offered by the public health service?",
         "I have thin bones but no break yet, can it prevent one?",
         "does fixing the hunched back help my breathing?",
+        "after theyve blown the balloon up in the bone is it pulled back out or left there",
+        "my pain hasnt responded to any of the tablets, how much does the op cost",
     ],
 )
 def test_near_miss_questions_are_declined_honestly_not_answered_beside(ask: Chat, question: str) -> None:

@@ -211,6 +211,15 @@ def test_a_covered_answer_gives_way_when_the_question_asks_an_uncovered_detail(
     assert checked.get(INTENT)["name"] == expected
 
 
+@pytest.mark.parametrize("confidence, expected", [(0.95, "bone_cement"), (0.85, "cement_material")])
+def test_an_answer_the_classifier_is_sure_of_is_kept(confidence: float, expected: str) -> None:
+    gated = checker(COUNTS)
+    gated.config["max_confidence"] = 0.9
+    asked = message("is the bone cement toxic", "bone_cement", [], [])
+    asked.set(INTENT_RANKING_KEY, [{"name": "bone_cement", "confidence": confidence}])
+    assert gated.process([asked])[0].get(INTENT)["name"] == expected
+
+
 def test_entity_words_are_not_focus_words() -> None:
     assert "thin" not in content_lemmas(message("can it help thin bones", "x", ["x"], []))
 
