@@ -1,7 +1,8 @@
 """The benchmark: answer quality, latency, load, cost, side by side with the `rasa init` baseline.
 
     bash scripts/benchmark.sh            # full run (~2 h on 2 cores; the baseline is the slow part)
-    bash scripts/benchmark.sh --quick    # the same steps, tiny: 2 epochs, 2 s of load (CI)
+    bash scripts/benchmark.sh --quick    # the same steps, tiny: 2 epochs on a tenth of the NLU
+                                         # data, 2 s of load, two steps at a time (CI)
     bash scripts/benchmark.sh --only turn_latency,scale_out   # just these (~25 min), merged into
                                          # the last full report and the README
 
@@ -27,9 +28,11 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import yaml
 from tqdm import tqdm
@@ -81,6 +84,9 @@ class Settings:
     load_seconds: float
     cv_sample_every: int
     concurrency: tuple = (1, 10, 50)
+    train_sample_every: int = 0  # 0: trained on all the NLU data; n: on one example in n of each intent
+    cv_variants: Tuple[str, ...] = tuple(VARIANTS)  # the variants cross-validated
+    lanes: int = 1  # steps run at once (threads; each step's work is in its own processes)
 
     @classmethod
     def of(cls, quick: bool) -> Settings:
@@ -93,6 +99,12 @@ class Settings:
                 dialogue_cases=20,
                 load_seconds=2,
                 cv_sample_every=10,
+                # Quick runs check that every step works, not what it measures: the variants train
+                # on a sample, only the assistant is cross-validated (the baseline's is the same
+                # code), and two steps run at once.
+                train_sample_every=10,
+                cv_variants=("assistant",),
+                lanes=2,
             )
         return cls(
             quick,
@@ -127,9 +139,23 @@ def fallback_threshold(config: Path) -> float:
     return next(p["threshold"] for p in parts if p["name"] == "FallbackClassifier")
 
 
-def train(config: Path, folder: Path) -> Dict[str, Any]:
+def training_data(settings: Settings, folder: Path) -> Optional[List[Path]]:
+    """What `rasa train` gets as `--data`: None (the project's data/, Rasa's default), or in quick
+    runs one NLU example in `settings.train_sample_every` of each intent with the rules and
+    stories."""
+    if not settings.train_sample_every:
+        return None
+    stories_and_rules = sorted((PROJECT_ROOT / "data").glob("*.yml"))
+    return [nlu_sample(settings.train_sample_every, folder), *stories_and_rules]
+
+
+def train(config: Path, folder: Path, data: Optional[List[Path]] = None) -> Dict[str, Any]:
+    """Trains `config` into `folder`/model.tar.gz, on `data` (files or folders) or data/."""
     started = time.monotonic()
-    rasa("train", "--config", str(config), "--out", str(folder), "--fixed-model-name", "model")
+    data_arguments = ["--data", *map(str, data)] if data else []
+    rasa(
+        "train", "--config", str(config), *data_arguments, "--out", str(folder), "--fixed-model-name", "model"
+    )
     model = folder / "model.tar.gz"
     return {
         "training_s": round(time.monotonic() - started, 1),
@@ -270,12 +296,10 @@ def measure_variant(name: str, settings: Settings, work: Path, step: Callable[[s
     folder.mkdir()
     config = variant_config(VARIANTS[name], settings, folder)
     step(f"{name}: training")
-    results = train(config, folder)
+    results = train(config, folder, training_data(settings, folder / "train_data"))
     model = folder / "model.tar.gz"
     step(f"{name}: held-out NLU")
     results.update(heldout_quality(model, fallback_threshold(config), folder / "heldout"))
-    step(f"{name}: cross-validation")
-    results.update(cross_validation(config, settings, folder / "cv"))
     step(f"{name}: servers, latency, dialogues, patient questions, red flags, load")
     results.update(served(model, settings, folder))
     if name == "assistant":
@@ -283,6 +307,25 @@ def measure_variant(name: str, settings: Settings, work: Path, step: Callable[[s
             model, rounds=1 if settings.quick else 3, limit=40 if settings.quick else None
         )
     return results
+
+
+def cross_validate_variant(
+    name: str, settings: Settings, work: Path, step: Callable[[str], None]
+) -> Dict[str, Any]:
+    """The variant's cross-validation figures: a step of its own (it trains its own models, so it
+    can run beside the variant's other steps)."""
+    folder = work / f"{name}_cv"
+    folder.mkdir()
+    step(f"{name}: cross-validation")
+    return cross_validation(variant_config(VARIANTS[name], settings, folder), settings, folder)
+
+
+def with_cross_validation(measured: Dict[str, Any], cross_validated: Dict[str, Any]) -> Dict[str, Any]:
+    """A variant's results in the report's order: training and held-out NLU, cross-validation, then
+    what was measured on the servers (from `start_to_first_answer_s` on)."""
+    items = list(measured.items())
+    served_from = list(measured).index("start_to_first_answer_s")
+    return dict(items[:served_from] + list(cross_validated.items()) + items[served_from:])
 
 
 def retrieval_peer(settings: Settings) -> Dict[str, Any]:
@@ -347,9 +390,17 @@ def markdown(report: Dict[str, Any]) -> str:
 
 def variants_markdown(report: Dict[str, Any]) -> List[str]:
     a, b, r = report["figures"]["assistant"], report["figures"]["baseline"], report["ratios"]
+    settings = report["settings"]
+    cross_validated = settings.get("cv_variants", list(VARIANTS))
     lines = [
-        f"Cross-validation (`cv_*`): {report['settings']['folds']} folds on one NLU example in "
-        f"{report['settings']['cv_sample_every']} of each intent.",
+        f"Cross-validation (`cv_*`): {settings['folds']} folds on one NLU example in "
+        f"{settings['cv_sample_every']} of each intent"
+        + ("." if len(cross_validated) == len(VARIANTS) else f", {' and '.join(cross_validated)} only.")
+        + (
+            f" Trained on one NLU example in {settings['train_sample_every']} of each intent."
+            if settings.get("train_sample_every")
+            else ""
+        ),
         "",
         "| figure | assistant | `rasa init` baseline | ratio |",
         "|---|---|---|---|",
@@ -480,6 +531,32 @@ def plots(report: Dict[str, Any], variants: Dict[str, Dict[str, Any]], out: Path
     plt.close(figure)
 
 
+def turn_latency_step(settings: Settings, folder: Path, step: Callable[[str], None]) -> Dict[str, Any]:
+    step("turn latency: turns " + ", ".join(map(str, TurnSettings.of(settings.quick).marks)))
+    return turn_latency(MODEL_PATH, folder, TurnSettings.of(settings.quick))
+
+
+def scale_out_step(settings: Settings, folder: Path, step: Callable[[str], None]) -> Dict[str, Any]:
+    step("scale-out: one against two Rasa servers behind nginx")
+    folder.mkdir()
+    return scale_load(MODEL_PATH, folder, ScaleSettings.of(settings.quick))
+
+
+def run_steps(tasks: Dict[str, Callable[[], Any]], lanes: int) -> Dict[str, Any]:
+    """Runs the steps (name: function without arguments), in order, `lanes` at a time, and returns
+    name: result. With more than one lane each runs in a thread: a step's work is in its own
+    processes (training, tests, servers), so threads suffice. Raises the first failed step's error
+    (by order), after the steps under way have ended; the ones not yet started are dropped."""
+    if lanes == 1:
+        return {name: task() for name, task in tasks.items()}
+    pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="benchmark-step")
+    try:
+        futures = {name: pool.submit(task) for name, task in tasks.items()}
+        return {name: future.result() for name, future in futures.items()}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def steps_of(text: str) -> Tuple[str, ...]:
     """`--only`'s value: comma-separated names from STEPS."""
     names = tuple(name.strip() for name in text.split(",") if name.strip())
@@ -511,7 +588,8 @@ def main() -> None:
     selected: Tuple[str, ...] = arguments.only
     settings = Settings.of(arguments.quick)
     arguments.out.mkdir(parents=True, exist_ok=True)
-    total = (4 * len(VARIANTS) if "variants" in selected else 0) + len(set(selected) - {"variants"})
+    per_variant = 3 * len(VARIANTS) + len(settings.cv_variants)
+    total = (per_variant if "variants" in selected else 0) + len(set(selected) - {"variants"})
     steps = tqdm(total=total, unit="step", desc="benchmark")
 
     def step(description: str) -> None:
@@ -529,10 +607,25 @@ def main() -> None:
     }
     variants: Dict[str, Dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        tasks: Dict[str, Callable[[], Any]] = {}
         if "variants" in selected:
+            for name in VARIANTS:  # the cross-validation first: in quick runs, the longest step
+                if name in settings.cv_variants:
+                    tasks[f"{name}_cv"] = partial(cross_validate_variant, name, settings, work, step)
+                tasks[name] = partial(measure_variant, name, settings, work, step)
+        # The deployment steps serve the project's model (scripts/train.py), as scripts/run.sh does.
+        if "turn_latency" in selected:
+            tasks["turn_latency"] = partial(turn_latency_step, settings, work / "turn_latency", step)
+        if "scale_out" in selected:
+            tasks["scale_out"] = partial(scale_out_step, settings, work / "scale_out", step)
+        done = run_steps(tasks, settings.lanes)
+        if "variants" in selected:
+            variants = {
+                name: with_cross_validation(done[name], done.get(f"{name}_cv", {})) for name in VARIANTS
+            }
             for name in VARIANTS:
-                variants[name] = measure_variant(name, settings, Path(scratch), step)
-                matrix = Path(scratch) / name / "heldout" / "intent_confusion_matrix.png"
+                matrix = work / name / "heldout" / "intent_confusion_matrix.png"
                 if matrix.is_file():
                     shutil.copy(matrix, arguments.out / f"confusion_{name}.png")
             figures = {name: flat_figures(results) for name, results in variants.items()}
@@ -540,16 +633,7 @@ def main() -> None:
             report["ratios"] = ratios(figures["assistant"], figures["baseline"])
             report["retrieval_peer"] = retrieval_peer(settings)
             report["details"] = variants
-        # The deployment steps serve the project's model (scripts/train.py), as scripts/run.sh does.
-        if "turn_latency" in selected:
-            step("turn latency: turns 1, 50, 200")
-            folder = Path(scratch) / "turn_latency"
-            report["turn_latency"] = turn_latency(MODEL_PATH, folder, TurnSettings.of(settings.quick))
-        if "scale_out" in selected:
-            step("scale-out: one against two Rasa servers behind nginx")
-            folder = Path(scratch) / "scale_out"
-            folder.mkdir()
-            report["scale_out"] = scale_load(MODEL_PATH, folder, ScaleSettings.of(settings.quick))
+        report.update({name: done[name] for name in ("turn_latency", "scale_out") if name in done})
     steps.close()
     (arguments.out / "report.json").write_text(json.dumps(report, indent=2))
     (arguments.out / "report.md").write_text(markdown(report))

@@ -33,6 +33,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
+from urllib.parse import urlparse
 
 import psutil
 
@@ -63,21 +64,26 @@ class ScaleSettings:
         return cls(concurrency=(10, 50), seconds=20, warm_up_s=5, repeats=3)
 
 
-def processes_by_kind(rasa_pids: Sequence[int], postgres_folder: Path) -> Dict[str, List[psutil.Process]]:
-    """The profile's processes by kind: this process's descendants (Rasa servers, action servers,
-    Redis, nginx) and the PostgreSQL server in `postgres_folder` with its backends (pg_ctl starts
-    it outside our process tree)."""
+def processes_by_kind(
+    rasa_pids: Sequence[int], action_urls: Sequence[str], postgres_folder: Path
+) -> Dict[str, List[psutil.Process]]:
+    """The profile's processes by kind: this process's descendants (Rasa servers, the action
+    servers of `action_urls`, Redis, nginx) and the PostgreSQL server in `postgres_folder` with its
+    backends (pg_ctl starts it outside our process tree). Other servers this process runs at the
+    same time (a quick benchmark's other steps) are left out."""
     kinds: Dict[str, List[psutil.Process]] = {
         kind: [] for kind in ("rasa", "actions", "postgres", "redis", "nginx")
     }
+    action_ports = {str(urlparse(url).port) for url in action_urls}
     for process in psutil.Process().children(recursive=True):
         try:
-            line = " ".join(process.cmdline())
+            arguments = process.cmdline()
         except psutil.Error:
             continue
+        line = " ".join(arguments)
         if process.pid in rasa_pids:
             kinds["rasa"].append(process)
-        elif "rasa_sdk" in line:
+        elif "rasa_sdk" in line and port_argument(arguments) in action_ports:
             kinds["actions"].append(process)
         elif "redis-server" in line:
             kinds["redis"].append(process)
@@ -89,6 +95,11 @@ def processes_by_kind(rasa_pids: Sequence[int], postgres_folder: Path) -> Dict[s
         ):
             kinds["postgres"] += [process, *process.children()]
     return kinds
+
+
+def port_argument(arguments: Sequence[str]) -> str:
+    """The value of `--port` in a command line ("" if none)."""
+    return arguments[arguments.index("--port") + 1] if "--port" in arguments[:-1] else ""
 
 
 def cpu_seconds(processes: Sequence[psutil.Process]) -> float:
@@ -157,7 +168,8 @@ def measure(
         for server in cluster.servers:  # the first replies of a fresh server are slower
             for _ in range(4):
                 server.chat(secrets.token_hex(16), "what is kyphoplasty")
-        kinds = processes_by_kind([server.rasa_pid for server in cluster.servers], postgres.folder)
+        rasa_pids = [server.rasa_pid for server in cluster.servers]
+        kinds = processes_by_kind(rasa_pids, cluster.action_urls, postgres.folder)
         runs = []
         for repeat in range(settings.repeats):
             for users in settings.concurrency:

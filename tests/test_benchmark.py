@@ -7,11 +7,14 @@ import argparse
 import json
 import subprocess
 import sys
+import threading
+from functools import partial
 from pathlib import Path
 from typing import Any, Dict
 
 import pytest
 import requests
+import yaml
 
 from evaluation import benchmark
 from evaluation.load_balancer import PROXY_SETTINGS, SERVER_OPTIONS, UPSTREAM_SETTINGS, running_load_balancer
@@ -28,8 +31,6 @@ EXPECTED_FIGURES = {
     "uncovered_declined",
     "covered_wrongly_declined",
     "red_flag_recall",
-    "cv_intent_accuracy",
-    "cv_intent_macro_f1",
     "start_to_first_answer_s",
     "server_rss_mb",
     "latency_p50_ms",
@@ -46,6 +47,7 @@ EXPECTED_FIGURES = {
     "red_flags_final_emergency_recall",
     "red_flags_final_lookalike_false_alarms",
 }
+CROSS_VALIDATION_FIGURES = {"cv_intent_accuracy", "cv_intent_macro_f1"}
 
 
 def test_quick_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
@@ -58,11 +60,19 @@ def test_quick_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
+    quick = benchmark.Settings.of(quick=True)
+    # Quick runs cross-validate the assistant only (the baseline's is the same code).
+    assert report["settings"]["cv_variants"] == list(quick.cv_variants) == ["assistant"]
     for variant in ("assistant", "baseline"):
         figures = report["figures"][variant]
         assert set(figures) >= EXPECTED_FIGURES
+        cross_validated = set(figures) >= CROSS_VALIDATION_FIGURES
+        assert cross_validated == (variant in quick.cv_variants)
         assert [level["concurrency"] for level in report["details"][variant]["load"]] == [1, 10, 50]
         assert all(level["messages"] > 0 for level in report["details"][variant]["load"])
+    # The cross-validation, a step of its own, is reported where it was: before the servers' figures.
+    order = list(report["figures"]["assistant"])
+    assert order.index("cv_intent_macro_f1") + 1 == order.index("start_to_first_answer_s")
     assert set(report["ratios"]) == set(report["figures"]["assistant"])
     assert {"nlu_components_p50_ms", "nlu_components_p95_ms"} <= set(report["figures"]["assistant"])
     peer = {"threshold", "answered_right", "answered_wrong", "emergency_recall"}
@@ -141,3 +151,42 @@ def test_a_run_of_some_steps_keeps_the_other_figures_of_the_last_full_report(
     assert benchmark.steps_of("turn_latency, scale_out") == ("turn_latency", "scale_out")
     with pytest.raises(argparse.ArgumentTypeError):
         benchmark.steps_of("turn_latency,everything")
+
+
+def test_quick_runs_train_on_a_sample_with_every_intent_and_the_stories(tmp_path: Path) -> None:
+    """The quick variants' `--data`: every intent of data/nlu (a tenth of its examples, at least 4),
+    and the rules and stories whole; full runs train on data/ as it is."""
+    assert benchmark.training_data(benchmark.Settings.of(quick=False), tmp_path) is None
+    data = benchmark.training_data(benchmark.Settings.of(quick=True), tmp_path)
+    assert data is not None
+    sample, *stories_and_rules = data
+    assert {path.name for path in stories_and_rules} == {"rules.yml", "stories.yml"}
+    full = benchmark.nlu_sample(1, tmp_path / "full")
+
+    def counts(path: Path) -> Dict[str, int]:
+        items = yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]
+        return {item["intent"]: len(item["examples"].splitlines()) for item in items}
+
+    sampled, whole = counts(sample), counts(full)
+    assert set(sampled) == set(whole)
+    assert all(min(4, whole[intent]) <= sampled[intent] <= whole[intent] for intent in whole)
+    assert sum(sampled.values()) < sum(whole.values()) / 5
+
+
+def test_steps_in_two_lanes_run_at_once_and_come_back_in_order() -> None:
+    started = threading.Barrier(2, timeout=10)  # both first steps must be under way together
+
+    def step(name: str) -> str:
+        if name in ("a", "b"):
+            started.wait()
+        return name.upper()
+
+    tasks = {name: partial(step, name) for name in ("a", "b", "c")}
+    assert list(benchmark.run_steps(tasks, lanes=2).items()) == [("a", "A"), ("b", "B"), ("c", "C")]
+    assert benchmark.run_steps({"c": partial(step, "c")}, lanes=1) == {"c": "C"}
+
+    def failing() -> str:
+        raise ValueError("step failed")
+
+    with pytest.raises(ValueError, match="step failed"):
+        benchmark.run_steps({"fails": failing, "c": partial(step, "c")}, lanes=2)
