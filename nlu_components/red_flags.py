@@ -98,13 +98,22 @@ class Alternative:
         )
 
     def cores(self, sentence: Dict[str, List[Span]], message: Dict[str, List[Span]]) -> List[Span]:
-        """The core spans of one sentence's concepts that this alternative accepts."""
+        """The core spans of one sentence's concepts that this alternative accepts: a core or a
+        needed span that overlaps an `unless` concept does not count ("wiped out" is not wiping)."""
         nearby = message if self.whole_message else sentence
+        cancelled = [other for name in self.unless for other in nearby.get(name, [])]
+
+        def kept(span: Span) -> bool:
+            return not any(_overlap(span, other) for other in cancelled)
+
         return [
             core
             for core in sentence.get(self.core, [])
-            if all(any(self._near(core, other) for other in nearby.get(need, [])) for need in self.needs)
-            and not any(_overlap(core, other) for name in self.unless for other in sentence.get(name, []))
+            if kept(core)
+            and all(
+                any(self._near(core, other) and kept(other) for other in nearby.get(need, []))
+                for need in self.needs
+            )
         ]
 
     def _near(self, core: Span, other: Span) -> bool:
