@@ -8,7 +8,8 @@ Two steps, both on the whole message (not only the question QuestionFocus kept):
 2. Context of each core, the NegEx algorithm (negspacy's `Negex`) run three times with three
    termsets: negated ("no chest pain"), hypothetical ("what if my legs go numb"), past or
    long-standing ("numb for years from chemo, nothing new"). A question with no person in it
-   ("is numbness a side effect?") is general. Words of the present ("right now", "since the
+   ("is numbness a side effect?") is general, and a symptom in the future tense ("my legs will be
+   weak after") is hypothetical. Words of the present ("right now", "since the
    procedure") make a hypothetical or past core a report again; a denial stays a denial.
 
 A kind with a core that is none of these is an emergency: `red_flag` intent, `red_flag` entities,
@@ -270,6 +271,8 @@ class RedFlagFinder:
             for name, terms in context_termsets(context).items()
         }
         self.now = self._phrases(nlp, context["now"])
+        self.future_modals = frozenset(context["future"]["modals"])
+        self.future_verbs = frozenset(context["future"]["verbs"])
         self.personal = set(context["personal"])
 
     @staticmethod
@@ -323,9 +326,29 @@ class RedFlagFinder:
             if span._.red_flag_negated:
                 verdicts[(core.start, core.end)] = False
                 continue
-            distanced = span._.red_flag_hypothetical or span._.red_flag_historical or self._general(span.sent)
+            distanced = (
+                span._.red_flag_hypothetical
+                or span._.red_flag_historical
+                or self._general(span.sent)
+                or self._future(marked, span.start)
+            )
             verdicts[(core.start, core.end)] = not distanced or span.sent.start in now_sentences
         return verdicts
+
+    def _future(self, doc: Doc, start: int) -> bool:
+        """A core said in the future tense: a modal and a verb such as "be"/"go" just before the
+        core at `start`, at most one word between ("my legs will be weak", "might go really numb")."""
+        for modal in (start - 3, start - 2):
+            if modal < 0 or doc[modal].sent.start != doc[start].sent.start:
+                continue
+            between = doc[modal + 2 : start]
+            if (
+                doc[modal].lower_ in self.future_modals
+                and doc[modal + 1].lemma_ in self.future_verbs
+                and all(t.is_alpha for t in between)
+            ):
+                return True
+        return False
 
     def _general(self, sentence: Span) -> bool:
         """A question about symptoms in general: it opens like a question and names no one."""
