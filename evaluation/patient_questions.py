@@ -2,6 +2,12 @@
 
     python -m evaluation.patient_questions                     # tuning and held-out parts
     python -m evaluation.patient_questions --part tuning -v    # also every case not right
+    python -m evaluation.patient_questions --write             # both parts, into the report and README
+
+`--write` keeps the figures of both parts in `evaluation/reports/patient_questions.json`, with the
+fingerprint of the model's training inputs they were measured on, and rewrites the README's table
+of them; `tests/test_readme.py` fails when the table and the report differ, or when the model's
+inputs changed since (re-measure then: ~5 minutes).
 
 Starts the real servers with the trained model (evaluation/servers.py), sends each case (its
 context first, in the same conversation) through the widget channel and judges the structured
@@ -14,18 +20,23 @@ from __future__ import annotations
 
 import argparse
 import collections
+import datetime
 import json
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterable, List
+from typing import Any, Dict, Iterable, List
 
 from evaluation.dialogue_cases import Chat, Verdict, evaluate, load_cases, widget_chat
 from evaluation.servers import running_assistant
 from nlu_components.paths import PROJECT_ROOT
-from scripts.train import MODEL_PATH
+from scripts.train import MODEL_PATH, fingerprint
 
 SETS = PROJECT_ROOT / "tests" / "patient_questions"
 PARTS = ("tuning", "heldout")
+REPORT = PROJECT_ROOT / "evaluation" / "reports" / "patient_questions.json"
+README = PROJECT_ROOT / "README.md"
+README_BEGIN = "<!-- patient questions: begin -->"
+README_END = "<!-- patient questions: end -->"
 
 
 def rate(verdicts: Iterable[Verdict], outcomes: Iterable[str]) -> float:
@@ -67,6 +78,39 @@ def judge_parts(chat: Chat, parts: Iterable[str]) -> Dict[str, List[Verdict]]:
     return {part: evaluate(load_cases(SETS / f"{part}.yml"), chat) for part in parts}
 
 
+def markdown(report: Dict[str, Any]) -> str:
+    """The README's table of a report written by `--write`: one row per figure, one column per part."""
+    parts = report["parts"]
+    rows = [
+        f"| {name} | {parts['heldout']['figures'][name]} | {parts['tuning']['figures'][name]} |"
+        for name in parts["heldout"]["figures"]
+    ]
+    return "\n".join(
+        [
+            f"Patient questions ({report['date']}, `python -m evaluation.patient_questions --write`):"
+            " the trained model through the widget channel, shares of each part's cases.",
+            "",
+            "| figure | held-out part (reported only) | tuning part (fitted on) |",
+            "|---|---|---|",
+            *rows,
+        ]
+    )
+
+
+def write(results: Dict[str, List[Verdict]]) -> None:
+    """Keeps both parts' figures in REPORT and puts their table in the README."""
+    report = {
+        "date": datetime.date.today().isoformat(),
+        "model_inputs": fingerprint(),
+        "parts": {part: {"figures": figures(v), "by_tag": by_tag(v)} for part, v in results.items()},
+    }
+    REPORT.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    text = README.read_text(encoding="utf-8")
+    before, rest = text.split(README_BEGIN)
+    after = rest.split(README_END)[1]
+    README.write_text(f"{before}{README_BEGIN}\n{markdown(report)}\n{README_END}{after}", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -74,7 +118,10 @@ def main() -> None:
     parser.add_argument("--part", choices=PARTS, action="append", help="default: both")
     parser.add_argument("--model", type=Path, default=MODEL_PATH)
     parser.add_argument("-v", "--verbose", action="store_true", help="print every case not right")
+    parser.add_argument("--write", action="store_true", help="both parts, into the report and the README")
     arguments = parser.parse_args()
+    if arguments.write and arguments.part:
+        parser.error("--write measures both parts")
     with tempfile.TemporaryDirectory() as logs, running_assistant(arguments.model, Path(logs)) as assistant:
         results = judge_parts(widget_chat(assistant.base_url), arguments.part or PARTS)
     for part, verdicts in results.items():
@@ -85,6 +132,8 @@ def main() -> None:
                     got = f"{v.kind} {v.answers[:2]}"
                     print(f"{part} {v.outcome:9} expected {expected:26} got {got:40} | {v.case.text}")
         print(part, json.dumps({"figures": figures(verdicts), "by_tag": by_tag(verdicts)}, indent=1))
+    if arguments.write:
+        write(results)
 
 
 if __name__ == "__main__":

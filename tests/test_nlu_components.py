@@ -6,14 +6,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List
 
+import numpy as np
 import pytest
+import scipy.sparse
 import spacy
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.nlu.constants import SPACY_DOCS
 from rasa.shared.core.domain import Domain
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    FEATURE_TYPE_SENTENCE,
+    FEATURE_TYPE_SEQUENCE,
+    INTENT,
+    INTENT_RANKING_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 
 from nlu_components.after_care import AfterCareFinder
@@ -29,6 +39,7 @@ from nlu_components.normalization import (
 )
 from nlu_components.question_focus import FULL_TEXT_DOC, question_focus
 from nlu_components.routing import SafetyRouting
+from nlu_components.sentence_features import SentenceFeaturesOnly
 
 NLP = spacy.load("en_kyphoplasty")
 
@@ -252,3 +263,19 @@ class _SpacyModel:
 
 
 NLP_MODEL = _SpacyModel()
+
+
+def test_the_classifier_gets_sentence_features_and_one_placeholder_for_the_tokens() -> None:
+    """DIET has no transformer: per-token features would only be padded into every batch."""
+    sequence = Features(scipy.sparse.coo_matrix(np.ones((5, 30))), FEATURE_TYPE_SEQUENCE, TEXT, "counts")
+    sentence = Features(np.ones((1, 384)), FEATURE_TYPE_SENTENCE, TEXT, "minilm")
+    label = Features(np.ones((1, 3)), FEATURE_TYPE_SENTENCE, INTENT, "counts")
+    message = Message(data={TEXT: "is the bone cement toxic"}, features=[sequence, sentence, label])
+    payload = Message(data={TEXT: "/greet"})
+    SentenceFeaturesOnly().process([message, payload])
+    kept_sequence, kept_sentence = message.get_dense_features(TEXT)
+    assert kept_sequence is not None and kept_sequence.features.tolist() == [[0.0]]
+    assert message.get_sparse_features(TEXT) == (None, None)
+    assert kept_sentence is not None and kept_sentence.features.shape == (1, 384)
+    assert label in message.features
+    assert payload.features == []

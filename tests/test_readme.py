@@ -1,4 +1,5 @@
-"""The README's numbers come from the code and the last full benchmark: a drift fails here."""
+"""The README's numbers come from the code, the last full benchmark and the patient-questions report of
+the current model: a drift fails here."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import re
 
 import yaml
 
+from evaluation import patient_questions
 from evaluation.benchmark import LATEST_REPORT, README_BEGIN, README_END, markdown
 from evaluation.sms_segments import measure, sentence, summary
 from nlu_components.language import MIN_ENGLISH_SHARE
 from nlu_components.paths import PROJECT_ROOT
 from nlu_components.red_flags import CLASSIFIER_CONFIDENCE
+from scripts.train import fingerprint
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 PIPELINE = {p["name"]: p for p in yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())["pipeline"]}
@@ -45,3 +48,13 @@ def test_the_readme_benchmark_section_is_the_last_full_report() -> None:
     assert not report["settings"]["quick"]
     section = README.split(README_BEGIN)[1].split(README_END)[0]
     assert section.strip() == markdown(report).strip()
+
+
+def test_the_readme_patient_questions_table_is_the_report_of_the_current_model() -> None:
+    report = json.loads(patient_questions.REPORT.read_text(encoding="utf-8"))
+    assert report["model_inputs"] == fingerprint(), (
+        "the model's training inputs changed since the patient questions were measured: "
+        "python -m evaluation.patient_questions --write"
+    )
+    section = README.split(patient_questions.README_BEGIN)[1].split(patient_questions.README_END)[0]
+    assert section.strip() == patient_questions.markdown(report).strip()
