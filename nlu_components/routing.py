@@ -6,7 +6,10 @@ and decides in this order:
    still at the top of the ranking, which that detector let stand. Nothing outranks it.
 2. Another language: the `language` entity (the language detector) -> `other_language`.
 3. After the procedure: a message that says it happened and how the patient feels
-   (nlu_components/after_care.py) -> `after_care`, unless it is small talk.
+   (nlu_components/after_care.py) -> `after_care`, unless it is small talk; and an unclear
+   message whose likeliest intent is `after_care`: for someone who may have had the procedure,
+   "call the clinic today, and these are the signs to call 911 for" is the safe reply, safer
+   than "did you mean".
 """
 
 from __future__ import annotations
@@ -71,5 +74,7 @@ class SafetyRouting(StatelessComponent):
         predicted = (message.get(INTENT) or {}).get("name")
         doc = message.get(FULL_TEXT_DOC) or message.get(SPACY_DOCS[TEXT])
         if predicted not in SMALL_TALK and doc is not None and self._after_care.describes_after_care(doc):
+            return AFTER_CARE_INTENT
+        if predicted == FALLBACK_INTENT and _top_intent(message) == AFTER_CARE_INTENT:
             return AFTER_CARE_INTENT
         return None

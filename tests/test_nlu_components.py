@@ -253,6 +253,14 @@ def test_safety_routing_puts_emergencies_first_then_languages_then_after_care(
     assert routed.get(INTENT)["name"] == expected
 
 
+def test_an_unclear_message_most_likely_after_care_gets_the_after_care_reply() -> None:
+    text = "a spot of dried blood on the little plaster, is that ok"
+    unclear = message(text, "nlu_fallback", ["after_care", "aftercare_instructions"], [])
+    assert SafetyRouting().process([unclear], NLP_MODEL)[0].get(INTENT)["name"] == "after_care"
+    other = message(text, "nlu_fallback", ["aftercare_instructions", "after_care"], [])
+    assert SafetyRouting().process([other], NLP_MODEL)[0].get(INTENT)["name"] == "nlu_fallback"
+
+
 def test_a_classifier_red_flag_behind_an_unclear_message_is_still_an_emergency() -> None:
     unclear = message("I can't go on", "nlu_fallback", ["nlu_fallback", "red_flag", "greet"], [])
     assert SafetyRouting().route(unclear) == "red_flag"
