@@ -193,7 +193,8 @@ US_STATES = frozenset(
 NOT_NAME_WORDS = frozenset(
     """born dob age aged years year yo old phone number email address here calling writing asking
     texting wondering hoping looking trying just only also please thanks thank hi hello hey dear
-    re patient mrs mr ms dr doctor""".split()
+    re patient mrs mr ms dr doctor wo ca ai""".split()  # "wont", "cant", "aint": the tokenizer
+    # splits them "wo"+"nt", as typed without the apostrophe ("my husband wont need...")
 )
 
 MONTH = (

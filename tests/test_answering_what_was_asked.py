@@ -70,7 +70,8 @@ def test_near_miss_questions_are_declined_honestly_not_answered_beside(ask: Chat
 )
 def test_the_question_asked_decides_the_answer(ask: Chat, question: str, answer: str) -> None:
     (reply,) = ask(question)
-    assert reply["kind"] == "answer" and reply["answer_ids"][0] == answer, reply
+    # Answered, or offered first in a "did you mean" (the fallback threshold is high on purpose).
+    assert reply["kind"] in {"answer", "clarify"} and reply["answer_ids"][0] == answer, reply
 
 
 def test_how_soon_back_to_work_says_what_the_article_says_of_recovery(ask: Chat) -> None:

@@ -28,6 +28,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from nlu_components.after_care import AfterCareFinder
 from nlu_components.answerability import AnswerabilityCheck, content_lemmas
+from nlu_components.conversation_turns import ConversationTurns
 from nlu_components.language import EnglishWords, LanguageIdentifier
 from nlu_components.normalization import (
     DOMAIN_RESOURCE,
@@ -287,3 +288,22 @@ def test_the_classifier_gets_sentence_features_and_one_placeholder_for_the_token
     assert kept_sentence is not None and kept_sentence.features.shape == (1, 384)
     assert label in message.features
     assert payload.features == []
+
+
+@pytest.mark.parametrize(
+    "ranking, expected",
+    [
+        ([("ask_sources", 0.5), ("goodbye", 0.1)], "ask_sources"),  # a conversation turn, above 0.45
+        ([("ask_sources", 0.4), ("goodbye", 0.1)], "nlu_fallback"),  # below its bar
+        ([("recovery", 0.6), ("ask_sources", 0.3)], "nlu_fallback"),  # an answer keeps the high bar
+    ],
+)
+def test_conversation_turns_keep_a_lower_bar_than_answers(ranking: List[Any], expected: str) -> None:
+    unclear = message("where is that from?", "nlu_fallback", [], [])
+    unclear.set(
+        INTENT_RANKING_KEY,
+        [{"name": "nlu_fallback", "confidence": 0.7}]
+        + [{"name": name, "confidence": confidence} for name, confidence in ranking],
+    )
+    turns = ConversationTurns({"intents": ["ask_sources", "goodbye"], "threshold": 0.45})
+    assert turns.process([unclear])[0].get(INTENT)["name"] == expected

@@ -258,7 +258,7 @@ def test_the_widget_channel_masks_before_storing(assistant: Assistant) -> None:
         timeout=60,
     )
     response.raise_for_status()
-    assert {"answer", "not_covered"} & {r["custom"]["kind"] for r in response.json()}
+    assert {"answer", "not_covered", "decline"} & {r["custom"]["kind"] for r in response.json()}
     assert_nothing_personal_stored(assistant, sender)
 
 
