@@ -32,7 +32,9 @@ def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
     likeliest intent is out of scope or a topic the article does not cover), unless it names a
     condition and a condition question is among the likeliest intents.
 
-    A condition the message names comes first: the patient said it, so its answer is likely.
+    A condition the message names is offered where the classifier ranks the first condition
+    question (else last): the patient said it, but "mum can barely walk with this fracture,
+    will it help her get about?" asks about mobility first.
     """
     ranking = ranking_without_fallback(tracker)
     condition = message_condition(tracker)
@@ -43,13 +45,13 @@ def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
     about_condition = any(r["name"] in CONDITION_INTENTS for r in ranking[:CONDITION_RANKS])
     if likelier_declined and not (named and about_condition):
         return []
-    ranked = [
-        answer
-        for r in ranking
-        if r["name"] in knowledge.answers and r["confidence"] >= MIN_CHOICE_CONFIDENCE
-        for answer in choose_answers(r["name"], tracker, knowledge)
-    ]
-    return list(dict.fromkeys(a for a in named + ranked if a is not None))[:MAX_CHOICES]
+    ranked: List[Answer] = []
+    for r in ranking:
+        if r["name"] in CONDITION_INTENTS:
+            ranked += named
+        if r["name"] in knowledge.answers and r["confidence"] >= MIN_CHOICE_CONFIDENCE:
+            ranked += choose_answers(r["name"], tracker, knowledge)
+    return list(dict.fromkeys(a for a in ranked + named if a is not None))[:MAX_CHOICES]
 
 
 def decline_reply() -> Reply:

@@ -5,9 +5,9 @@ answer, whatever the classifier thought of their words.
 question about pain relief, and the article's "many patients report reduced pain immediately"
 is the last thing such a patient should be told: the article says nothing about after-care.
 When a message says the procedure has happened (a past-procedure phrase) and describes how the
-patient feels (a feeling phrase), the intent becomes `after_care`; its reply sends to the clinic
-today, with the red flags to watch for (nlu_components/routing.py decides; an emergency or a
-message in another language still wins).
+patient feels or what they see at the wound (a feeling phrase), the intent becomes `after_care`;
+its reply sends to the clinic today, with the red flags to watch for (nlu_components/routing.py
+decides; an emergency or a message in another language still wins).
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ FEELING = [
     "come back",
     "normal",
     "worried|worry|concerned",
+    # what the patient sees at the wound: a discharge sheet's "call us if" list, not a feeling
+    "blood|bleed|bleeding|bled|ooze|oozing|weeping|leaking|scab|lump|bump|rash|redness",
 ]
 
 

@@ -118,15 +118,32 @@ def content_words(span: Span) -> int:
     return sum(1 for t in span if t.is_alpha and t.lower_ not in STOP_WORDS and t.lower_ not in PRONOUNS)
 
 
+def points_back(clause: Span) -> bool:
+    """A question about what was just said: "is that a problem?", "would that stop it?"."""
+    start = _first_word(clause)
+    if start is None:
+        return False
+    words = [t.lower_ for t in clause.doc[start : min(start + 2, clause.end)]]
+    return words[:1] == ["that"] or (words[0] in AUXILIARIES and words[1:] == ["that"])
+
+
 def question_focus(doc: Doc) -> Optional[str]:
-    """The text of the message's questions, or None when the whole message should be classified."""
+    """The text of the message's questions, or None when the whole message should be classified.
+    A question that points back ("I'm allergic to the dye, is that a problem?") keeps the clause
+    before it: there is what it asks about."""
     parts = [clause for sentence in doc.sents for clause in clauses(sentence)]
-    questions = [part for part in parts if is_question(part)]
-    if not questions or len(questions) == len(parts):
+    kept = [
+        i
+        for i, part in enumerate(parts)
+        if is_question(part)
+        or (i + 1 < len(parts) and is_question(parts[i + 1]) and points_back(parts[i + 1]))
+    ]
+    questions = [parts[i] for i in kept if is_question(parts[i])]
+    if not questions or len(kept) == len(parts):
         return None
     if sum(content_words(q) for q in questions) < MIN_CONTENT_WORDS:
         return None
-    return " ".join(q.text for q in questions)
+    return " ".join(parts[i].text for i in kept)
 
 
 @DefaultV1Recipe.register(

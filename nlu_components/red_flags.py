@@ -432,6 +432,19 @@ def _entity(name: str, kind: str) -> Dict[str, str]:
     return {"entity": name, "value": kind, "extractor": RedFlagDetector.__name__}
 
 
+def without_red_flag(ranking: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The intent ranking without `red_flag`, its confidences renormalised to sum as before: the
+    classifier's belief given that the message is no emergency. Without it, "no trouble
+    breathing, but does the balloon go inside the bone?" keeps the few per cent DIET left to
+    `balloon` next to 90% `red_flag`, and no answer is likely enough even to offer."""
+    others = [r for r in ranking if r.get("name") != RED_FLAG_INTENT]
+    total = sum(r.get("confidence") or 0.0 for r in ranking)
+    rest = sum(r.get("confidence") or 0.0 for r in others)
+    if rest <= 0.0:
+        return others
+    return [{**r, "confidence": (r.get("confidence") or 0.0) * total / rest} for r in others]
+
+
 def annotate(message: Message, flags: RedFlags) -> None:
     """Adds the red-flag entities; demotes an unconfirmed `red_flag` intent predicted by DIET."""
     intent = message.get(INTENT) or {}
@@ -440,7 +453,7 @@ def annotate(message: Message, flags: RedFlags) -> None:
         if not mentions and intent.get("confidence", 0.0) < CLASSIFIER_CONFIDENCE:
             mentions = (UNSPECIFIED,)
         if mentions:
-            others = [r for r in message.get(INTENT_RANKING_KEY, []) if r.get("name") != RED_FLAG_INTENT]
+            others = without_red_flag(message.get(INTENT_RANKING_KEY, []))
             message.set(INTENT, others[0] if others else None, add_to_output=True)
             message.set(INTENT_RANKING_KEY, others, add_to_output=True)
     add_entities(message, [_entity(RED_FLAG_ENTITY, kind) for kind in flags.emergencies])

@@ -206,12 +206,12 @@ def test_unclear_condition_question_naming_a_condition_is_answered() -> None:
     assert events == [SlotSet("last_answers", ["condition_spinal_tumor"])]
 
 
-def test_unclear_message_naming_a_condition_offers_that_conditions_answer_first() -> None:
+def test_unclear_message_naming_a_condition_offers_its_answer_where_a_condition_question_ranks() -> None:
     ranking = unclear(("pain_relief", 0.3), ("am_i_a_candidate", 0.25))
     state = tracker("nlu_fallback", entities=entities("condition", "spinal_tumor"), ranking=ranking)
     assert reply_of(ActionClarify(), state)["answer_ids"] == [
-        "condition_spinal_tumor",
         "pain_relief",
+        "condition_spinal_tumor",
         "am_i_a_candidate",
     ]
 
@@ -233,6 +233,15 @@ def test_unclear_message_naming_a_condition_offers_its_answer_even_when_a_topic_
     state = tracker("nlu_fallback", entities=entities("condition", "osteoporosis"), ranking=ranking)
     reply = reply_of(ActionClarify(), state)
     assert reply["kind"] == "clarify" and reply["answer_ids"][0] == "condition_osteoporosis"
+
+
+def test_a_condition_named_in_the_story_does_not_outrank_the_question_asked() -> None:
+    # "mum can barely walk to the loo with this fracture, will it help her get about again?"
+    ranking = unclear(("mobility", 0.45), ("conditions_treated", 0.2), ("recovery", 0.15))
+    state = tracker("nlu_fallback", entities=entities("condition", "compression_fracture"), ranking=ranking)
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == "clarify"
+    assert reply["answer_ids"][:2] == ["mobility", "condition_compression_fracture"]
 
 
 def test_declining_says_so_points_to_the_clinic_and_offers_questions() -> None:

@@ -66,6 +66,14 @@ def test_near_miss_questions_are_declined_honestly_not_answered_beside(ask: Chat
             "how_it_is_done",
         ),
         ("how long is recovry time", "recovery"),
+        # a condition named in the story selects its answer when the question is whether it helps
+        (
+            "my mother has a growth on her spine and the bone has started to collapse, "
+            "could kyphoplasty do anything for her?",
+            "condition_spinal_tumor",
+        ),
+        # ... and does not outrank a question about something else
+        ("dad can hardly get to the bathroom with his fracture, will this get him moving again?", "mobility"),
     ],
 )
 def test_the_question_asked_decides_the_answer(ask: Chat, question: str, answer: str) -> None:
@@ -80,8 +88,17 @@ def test_how_soon_back_to_work_says_what_the_article_says_of_recovery(ask: Chat)
     assert reply["kind"] in {"answer", "not_covered"} and "benefits-9" in quoted, reply
 
 
-def test_after_the_procedure_how_the_patient_feels_goes_to_the_clinic_with_the_red_flags(ask: Chat) -> None:
-    (reply,) = ask("I had it two weeks ago and the pain is back, is that normal?")
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I had it two weeks ago and the pain is back, is that normal?",
+        "had the cement op on friday and theres a bit of blood on the plaster, is that ok",
+    ],
+)
+def test_after_the_procedure_how_the_patient_feels_goes_to_the_clinic_with_the_red_flags(
+    ask: Chat, message: str
+) -> None:
+    (reply,) = ask(message)
     assert reply["kind"] == "after_care"
     assert reply["watch_for"] and CLINIC.emergency_number in [c["number"] for c in reply["call"]]
     assert "reduced pain" not in reply["text"]
@@ -119,6 +136,7 @@ def test_emergencies_get_emergency_instructions_first_however_written(ask: Chat,
             "how long is recovery?",
             "answer",
         ),
+        ("not short of breath or anything, i just want to know what the balloon does", None),
     ],
 )
 def test_a_mentioned_red_flag_keeps_the_question_and_adds_a_conditional_line(

@@ -128,6 +128,10 @@ def test_the_normalizer_reads_the_domain_stored_in_the_model(tmp_path: Path) -> 
             "how do i find out if i'm a candidate?",
         ),
         ("no numbness in my legs, just curious how long recovery usually is", None),
+        (  # a question that points back keeps what it points to
+            "my mum fell in may. im allergic to the xray dye, is that a problem for kyphoplasty",
+            "im allergic to the xray dye is that a problem for kyphoplasty",
+        ),
         ("my mom has osteoporosis. can it help her?", None),  # says little alone: keeps its story
         ("is the bone cement poisonous? does it stay in you forever?", None),  # all questions
         ("what is kyphoplasty", None),
@@ -170,6 +174,7 @@ def test_the_language_of_a_message(language: LanguageIdentifier, text: str, code
         ("I had it two weeks ago and the pain is back, is that normal?", True),
         ("mum had her kyphoplasty on monday and she's really sore where the needle went", True),
         ("since the procedure my back feels stiff", True),
+        ("had the balloon op 3 days ago and theres a bit of dried blood on the plaster, is that ok", True),
         ("I have a procedure next week and I'm worried about the pain", False),
         ("how long is the recovery after kyphoplasty?", False),
         ("I had kyphoplasty two weeks ago, when can I drive?", False),

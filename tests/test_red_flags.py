@@ -15,9 +15,11 @@ from typing import List
 import pytest
 import spacy
 import yaml
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
+from rasa.shared.nlu.training_data.message import Message
 
 from actions.replies import red_flag_kinds
-from nlu_components.red_flags import RedFlagFinder, RedFlags, multilingual_kinds
+from nlu_components.red_flags import RedFlagFinder, RedFlags, annotate, multilingual_kinds
 
 SETS = Path(__file__).resolve().parent / "red_flags"
 TUNING = ["tuning.yml", "tuning_second.yml", "tuning_third.yml"]
@@ -67,6 +69,8 @@ def test_no_lookalike_is_an_emergency(entry: dict) -> None:
         ("my toes have been numb for years from chemo, nothing new; separate question: is it safe?", "legs"),
         ("what if i pass out after the procedure?", "fainting"),
         ("I'm not having any thoughts of hurting myself, how long is the wait?", "self_harm"),
+        ("no weakness in my legs, i just cant bend. will i bend again after?", "legs"),
+        ("my husband read on a forum that people can end up paralysed from this. what is the risk?", "legs"),
     ],
 )
 def test_negated_hypothetical_and_long_standing_red_flags_are_mentions(text: str, kind: str) -> None:
@@ -150,3 +154,18 @@ def test_a_long_story_with_an_emergency_at_the_end_is_found() -> None:
 )
 def test_emergencies_in_other_languages(text: str, kind: str) -> None:
     assert kind in multilingual_kinds(text, FINDER.kind_order)
+
+
+def test_a_mention_leaves_the_question_its_share_of_the_classifier_s_belief() -> None:
+    # "no trouble breathing, but does the balloon go inside the bone?": DIET says `red_flag`,
+    # the detector finds only a mention; what DIET believed of the rest is kept, in proportion.
+    ranking = [
+        {"name": "red_flag", "confidence": 0.9},
+        {"name": "balloon", "confidence": 0.06},
+        {"name": "bone_cement", "confidence": 0.04},
+    ]
+    message = Message(data={INTENT: ranking[0], INTENT_RANKING_KEY: ranking})
+    annotate(message, RedFlags(emergencies=(), mentions=("breathing",)))
+    assert message.get(INTENT) == {"name": "balloon", "confidence": pytest.approx(0.6)}
+    assert [r["name"] for r in message.get(INTENT_RANKING_KEY)] == ["balloon", "bone_cement"]
+    assert sum(r["confidence"] for r in message.get(INTENT_RANKING_KEY)) == pytest.approx(1.0)
