@@ -33,8 +33,9 @@ def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
     condition and a condition question is among the likeliest intents.
 
     A condition the message names is offered where the classifier ranks the first condition
-    question (else last): the patient said it, but "mum can barely walk with this fracture,
-    will it help her get about?" asks about mobility first.
+    question likely enough to offer (else not at all): the patient said it, but "mum can barely
+    walk with this fracture, will it help her get about?" asks about mobility first, and "she
+    cracked a bone in a fall, how do we stop her falling?" asks nothing the article answers.
     """
     ranking = ranking_without_fallback(tracker)
     condition = message_condition(tracker)
@@ -47,11 +48,11 @@ def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
         return []
     ranked: List[Answer] = []
     for r in ranking:
-        if r["name"] in CONDITION_INTENTS:
-            ranked += named
         if r["name"] in knowledge.answers and r["confidence"] >= MIN_CHOICE_CONFIDENCE:
-            ranked += choose_answers(r["name"], tracker, knowledge)
-    return list(dict.fromkeys(a for a in ranked + named if a is not None))[:MAX_CHOICES]
+            ranked += (named if r["name"] in CONDITION_INTENTS else []) + choose_answers(
+                r["name"], tracker, knowledge
+            )
+    return list(dict.fromkeys(a for a in ranked if a is not None))[:MAX_CHOICES]
 
 
 def decline_reply() -> Reply:

@@ -36,6 +36,9 @@ AUXILIARIES = {
 }  # fmt: skip
 # Lemmas of a clause's first word that make it a question or a request for information.
 REQUEST_VERBS = {"tell", "explain", "describe", "wonder", "wondering", "know", "curious", "ask", "asking"}
+# A request a few words in: "he just wants to know if...", "we were wondering whether...".
+REQUEST_PHRASES = [("to", "know"), ("to", "ask"), ("to", "understand"), ("wonder",), ("wondering",)]
+REQUEST_WITHIN = 6  # words from the clause's start
 # Words before the real start of a clause: "so how long...", "and can it...".
 FILLERS = {
     "so",
@@ -91,13 +94,21 @@ def is_question(clause: Span) -> bool:
     if start is None:
         return False
     first = clause.doc[start]
-    if first.lower_ in WH_WORDS or first.lemma_ in REQUEST_VERBS:
+    if first.lower_ in WH_WORDS or first.lemma_ in REQUEST_VERBS or _requests(clause, start):
         return True
     following = clause.doc[start + 1] if start + 1 < clause.end else None
     return (
         first.lower_ in AUXILIARIES
         and following is not None
         and following.lower_ in PRONOUNS | {"n't", "nt", "not"}
+    )
+
+
+def _requests(clause: Span, start: int) -> bool:
+    """A request for information in the clause's first words ("he just wants to know if...")."""
+    words = [t.lower_ for t in clause.doc[start : min(start + REQUEST_WITHIN, clause.end)]]
+    return any(
+        tuple(words[i : i + len(phrase)]) == phrase for phrase in REQUEST_PHRASES for i in range(len(words))
     )
 
 

@@ -63,8 +63,9 @@ CLASSIFIER_CONFIDENCE = 0.8
 CORE_LABEL = "RED_FLAG_CORE"
 # negspacy's clinical cues that misfire on patients' words ("ro", "doubt", "versus"...).
 CLINICAL_CUES_DROPPED = {"doubt", "versus", "ro", "r/o", "evaluate for", "symptoms atypical", "declined"}
-NUMBER_WORDS = ["a", "a few", "few", "several", "many", "two", "three", "four", "five", "six", "seven",
-                "eight", "nine", "ten", "twelve", "fifteen", "twenty", "thirty", "forty"]  # fmt: skip
+NUMBER_WORDS = ["a", "a few", "few", "a couple of", "couple of", "several", "many", "two", "three", "four",
+                "five", "six", "seven", "eight", "nine", "ten", "twelve", "fifteen", "twenty", "thirty",
+                "forty"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Alternative:
     within: Optional[int] = None  # words between the core and each needed concept, at most
     unless: FrozenSet[str] = frozenset()
     whole_message: bool = False
+    mention_only: bool = False  # never an emergency, only a mention when not happening now
 
     @classmethod
     def of(cls, spec: Dict[str, Any]) -> Alternative:
@@ -96,6 +98,7 @@ class Alternative:
             spec.get("within"),
             frozenset(spec.get("unless", ())),
             spec.get("scope") == "message",
+            bool(spec.get("mention_only", False)),
         )
 
     def cores(self, sentence: Dict[str, List[Span]], message: Dict[str, List[Span]]) -> List[Span]:
@@ -296,20 +299,28 @@ class RedFlagFinder:
         for by_concept in concepts.values():
             for concept, spans in by_concept.items():
                 message.setdefault(concept, []).extend(spans)
-        candidates: Dict[str, List[Span]] = {}
+        candidates: Dict[str, List[Tuple[Span, bool]]] = {}  # kind -> (core, mention only)
         for kind, alternatives in self.alternatives.items():
             cores = [
-                c for a in alternatives for sentence in concepts.values() for c in a.cores(sentence, message)
+                (c, a.mention_only)
+                for a in alternatives
+                for sentence in concepts.values()
+                for c in a.cores(sentence, message)
             ]
             if cores:
                 candidates[kind] = cores
         if not candidates:
             return RedFlags((), ())
-        reported = self._reported(doc, [span for spans in candidates.values() for span in spans])
-        emergencies = [
-            k for k in self.kind_order if any(reported[(s.start, s.end)] for s in candidates.get(k, []))
-        ]
-        mentions = [k for k in self.kind_order if k in candidates and k not in emergencies]
+        reported = self._reported(doc, [span for cores in candidates.values() for span, _ in cores])
+
+        def now(kind: str) -> bool:
+            return any(reported[(s.start, s.end)] and not only for s, only in candidates.get(kind, []))
+
+        def mentioned(kind: str) -> bool:
+            return any(not reported[(s.start, s.end)] for s, _ in candidates.get(kind, []))
+
+        emergencies = [k for k in self.kind_order if now(k)]
+        mentions = [k for k in self.kind_order if k not in emergencies and mentioned(k)]
         return RedFlags(tuple(emergencies), tuple(mentions))
 
     def _reported(self, doc: Doc, cores: List[Span]) -> Dict[Tuple[int, int], bool]:

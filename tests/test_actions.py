@@ -244,6 +244,13 @@ def test_a_condition_named_in_the_story_does_not_outrank_the_question_asked() ->
     assert reply["answer_ids"][:2] == ["mobility", "condition_compression_fracture"]
 
 
+def test_a_named_condition_alone_is_no_reason_to_offer_its_answer() -> None:
+    # "she cracked a bone in her back in a fall... how do we stop her falling again?"
+    ranking = unclear(("other_treatments_failed", 0.06), ("alternatives", 0.06), ("conditions_treated", 0.02))
+    state = tracker("nlu_fallback", entities=entities("condition", "trauma"), ranking=ranking)
+    assert reply_of(ActionClarify(), state)["kind"] == "decline"
+
+
 def test_declining_says_so_points_to_the_clinic_and_offers_questions() -> None:
     reply = FIXTURES["decline"]
     assert reply["kind"] == "decline" and "article does not cover that" in reply["text"]

@@ -128,6 +128,11 @@ def test_the_normalizer_reads_the_domain_stored_in_the_model(tmp_path: Path) -> 
             "how do i find out if i'm a candidate?",
         ),
         ("no numbness in my legs, just curious how long recovery usually is", None),
+        (  # a request a few words in, after a denied symptom
+            "dad hasn't got any chest pain, he's fine. he just wants to know if he'll be asleep for it.",
+            "he just wants to know if he'll be asleep for it.",
+        ),
+        ("had the op on monday and was told to rest", None),  # statements, not questions
         (  # a question that points back keeps what it points to
             "my mum fell in may. im allergic to the xray dye, is that a problem for kyphoplasty",
             "im allergic to the xray dye is that a problem for kyphoplasty",

@@ -70,6 +70,8 @@ def test_no_lookalike_is_an_emergency(entry: dict) -> None:
         ("what if i pass out after the procedure?", "fainting"),
         ("I'm not having any thoughts of hurting myself, how long is the wait?", "self_harm"),
         ("no weakness in my legs, i just cant bend. will i bend again after?", "legs"),
+        ("no fever or anything, just planning ahead: how long is recovery?", "wound_infection"),
+        ("short of breath on the stairs since i got hunched, for a couple of years now. help?", "breathing"),
         ("my husband read on a forum that people can end up paralysed from this. what is the risk?", "legs"),
     ],
 )
@@ -169,3 +171,8 @@ def test_a_mention_leaves_the_question_its_share_of_the_classifier_s_belief() ->
     assert message.get(INTENT) == {"name": "balloon", "confidence": pytest.approx(0.6)}
     assert [r["name"] for r in message.get(INTENT_RANKING_KEY)] == ["balloon", "bone_cement"]
     assert sum(r["confidence"] for r in message.get(INTENT_RANKING_KEY)) == pytest.approx(1.0)
+
+
+def test_a_fever_alone_is_no_emergency_and_with_a_red_wound_it_is() -> None:
+    assert find("i've had a temperature of 38 since yesterday") == RedFlags((), ())
+    assert find("the wound is red and hot and i've got a fever").emergencies == ("wound_infection",)
