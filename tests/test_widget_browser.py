@@ -124,7 +124,7 @@ def shadow_active_element(page: Page) -> str:
 
 def test_a_question_gets_the_answer_its_quotes_and_working_citation_links(page: Page) -> None:
     open_widget(page)
-    ask(page, "How is kyphoplasty done?")
+    ask(page, "How is kyphoplasty performed?")
     answer = page.locator(".message.answer").last
     expect(answer).to_contain_text(KNOWLEDGE.answers["how_it_is_done"].text.split(":")[0])
     quotes = answer.locator("blockquote")
