@@ -42,6 +42,7 @@ FEELING = [
     "tired|exhausted|worse|swollen|swelling|itchy|itch|tender|throbbing|burning|spasm|spasms|cramp|cramps",
     "dizzy|sick|nausea|nauseous|queasy|shaky|weak|numb|tingling|headache|constipated|bunged",
     "groggy|drowsy|woozy|twinge|twinges|niggle|niggles|pulling|tight|tightness|sleepless",
+    "shaking|shivering|shivery|racing|pounding|palpitation|palpitations|sweating|sweaty|clammy",
     "no better",
     "not better",
     "no improvement",

@@ -180,6 +180,7 @@ def test_the_language_of_a_message(language: LanguageIdentifier, text: str, code
         ("mum had her kyphoplasty on monday and she's really sore where the needle went", True),
         ("since the procedure my back feels stiff", True),
         ("had the balloon op 3 days ago and theres a bit of dried blood on the plaster, is that ok", True),
+        ("can't stop shaking and my heart's racing, had the op this morning", True),
         ("I have a procedure next week and I'm worried about the pain", False),
         ("how long is the recovery after kyphoplasty?", False),
         ("I had kyphoplasty two weeks ago, when can I drive?", False),

@@ -176,3 +176,9 @@ def test_a_mention_leaves_the_question_its_share_of_the_classifier_s_belief() ->
 def test_a_fever_alone_is_no_emergency_and_with_a_red_wound_it_is() -> None:
     assert find("i've had a temperature of 38 since yesterday") == RedFlags((), ())
     assert find("the wound is red and hot and i've got a fever").emergencies == ("wound_infection",)
+
+
+def test_an_uncertain_report_is_a_report() -> None:
+    # "might be having" is the present, unsure, not a future or a hypothesis
+    assert find("i think i might be having a heart attack").emergencies == ("chest_pain",)
+    assert find("what if i have a heart attack during it").emergencies == ()
