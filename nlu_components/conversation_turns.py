@@ -11,20 +11,18 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
 from nlu_components.overrides import override_intent
+from nlu_components.stateless import StatelessComponent
 
 FALLBACK_INTENT = "nlu_fallback"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class ConversationTurns(GraphComponent):
+class ConversationTurns(StatelessComponent):
     """An unclear message that is most likely a conversation turn gets that turn's intent."""
 
     @staticmethod
@@ -36,13 +34,7 @@ class ConversationTurns(GraphComponent):
         self.threshold = float(config["threshold"])
 
     @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ConversationTurns:
+    def from_config(cls, config: Dict[str, Any]) -> ConversationTurns:
         return cls(config)
 
     def process(self, messages: List[Message]) -> List[Message]:

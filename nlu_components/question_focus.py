@@ -143,13 +143,13 @@ def question_focus(doc: Doc) -> Optional[str]:
     A question that points back ("I'm allergic to the dye, is that a problem?") keeps the clause
     before it: there is what it asks about."""
     parts = [clause for sentence in doc.sents for clause in clauses(sentence)]
+    asks = [is_question(part) for part in parts]
     kept = [
         i
-        for i, part in enumerate(parts)
-        if is_question(part)
-        or (i + 1 < len(parts) and is_question(parts[i + 1]) and points_back(parts[i + 1]))
+        for i in range(len(parts))
+        if asks[i] or (i + 1 < len(parts) and asks[i + 1] and points_back(parts[i + 1]))
     ]
-    questions = [parts[i] for i in kept if is_question(parts[i])]
+    questions = [parts[i] for i in kept if asks[i]]
     if not questions or len(kept) == len(parts):
         return None
     if sum(content_words(q) for q in questions) < MIN_CONTENT_WORDS:

@@ -1,4 +1,4 @@
-"""Base for the project's components that have no configuration and learn nothing."""
+"""Base for the project's components that learn nothing."""
 
 from __future__ import annotations
 
@@ -18,4 +18,9 @@ class StatelessComponent(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> GraphComponent:
+        return cls.from_config(config)
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> GraphComponent:
+        """The component for its configuration; none by default."""
         return cls()
