@@ -2,11 +2,17 @@
 
 The assistant answers in English only (its one source, the clinic's article, is in English).
 Language identification is `lingua` (lingua-language-detector: n-gram models shipped in its
-wheel, accurate on short text), restricted to English and the languages the clinic's patients
-write most after it, which keeps its models at ~130 MB of memory. Short English messages with
-typos ("kyfoplasty wat iz it") look foreign to any detector, so a message whose words are mostly
-English words (the spaCy pipeline's lemma table, both its forms and their lemmas, and spaCy's
-English stop words) is English whatever the detector says.
+wheel, accurate on short text), in two steps:
+- deciding: English, or one of the languages the clinic's patients write most after it (~235 MB
+  of models; with more languages in this step, English slang like "lol ok thx m8" reads as
+  Turkish or Tagalog);
+- naming: a neighbour language (German, Italian, Portuguese...; trigram models only, ~20 MB more)
+  replaces that decision when the namer is sure of it: among the deciding languages alone, German
+  reads as English or French and Japanese as nothing. A language without a reply of its own gets
+  the English reply.
+Short English messages with typos ("kyfoplasty wat iz it") look foreign to any detector, so a
+message whose words are mostly English words (the spaCy pipeline's lemma table, both its forms
+and their lemmas, and spaCy's English stop words) is English whatever the detector says.
 
 A message in another language gets the entity `language` (ISO 639-1): the red-flag detector reads
 it (phrase lists in that language), and the routing component then makes the intent
@@ -36,6 +42,11 @@ LANGUAGES = (
     Language.ENGLISH, Language.SPANISH, Language.CHINESE, Language.VIETNAMESE, Language.TAGALOG,
     Language.ARABIC, Language.FRENCH, Language.KOREAN, Language.RUSSIAN,
 )  # fmt: skip
+# Named, never deciding: languages close to the ones above or common among US patients.
+NEIGHBOURS = (
+    Language.GERMAN, Language.ITALIAN, Language.PORTUGUESE, Language.POLISH, Language.DUTCH,
+    Language.TURKISH, Language.UKRAINIAN, Language.PERSIAN, Language.HINDI, Language.JAPANESE,
+)  # fmt: skip
 # Chosen on the other-language cases of tests/patient_questions/tuning.yml and the unit tests:
 # a message whose words are at least this share (0..1) English words is English;
 MIN_ENGLISH_SHARE = 0.5
@@ -45,10 +56,21 @@ MIN_WORDS = 3
 # FOREIGN_SHARE of English words, its confidence among the other languages only.
 MIN_CONFIDENCE = 0.5
 FOREIGN_SHARE = 0.25
+# A neighbour language (below) overrides the decision only when the namer is this sure (0..1).
+SURE_CONFIDENCE = 0.99
 
 
 def build_detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*LANGUAGES).with_preloaded_language_models().build()
+
+
+def build_namer() -> LanguageDetector:
+    return (
+        LanguageDetectorBuilder.from_languages(*LANGUAGES, *NEIGHBOURS)
+        .with_preloaded_language_models()
+        .with_low_accuracy_mode()
+        .build()
+    )
 
 
 class EnglishWords:
@@ -65,9 +87,10 @@ class EnglishWords:
 class LanguageIdentifier:
     """Tells the language of a message: None for English, else an ISO 639-1 code ("es")."""
 
-    def __init__(self, english_words: Container[str], detector: Optional[LanguageDetector] = None) -> None:
+    def __init__(self, english_words: Container[str]) -> None:
         self.english_words = english_words
-        self.detector = detector or build_detector()
+        self.detector = build_detector()
+        self.namer = build_namer()
 
     @staticmethod
     def latin(doc: Doc) -> bool:
@@ -91,9 +114,17 @@ class LanguageIdentifier:
             return None
         if self.latin(doc) and sum(t.is_alpha and len(t) > 1 for t in doc) < MIN_WORDS:
             return None
-        confidences = {
-            c.language: c.value for c in self.detector.compute_language_confidence_values(text.lower())
-        }
+        text = text.lower()
+        found = self.decided(text, share)
+        # Among the deciding languages a German message is likeliest English or French.
+        neighbour = self.neighbour(text)
+        if neighbour is not None:
+            found = neighbour
+        return found.iso_code_639_1.name.lower() if found is not None else None
+
+    def decided(self, text: str, share: float) -> Optional[Language]:
+        """The language of `LANGUAGES` the message is in, None for English or too unsure."""
+        confidences = {c.language: c.value for c in self.detector.compute_language_confidence_values(text)}
         english = confidences.pop(Language.ENGLISH, 0.0)
         if not confidences:
             return None
@@ -101,9 +132,15 @@ class LanguageIdentifier:
         confidence = confidences[best]
         if share < FOREIGN_SHARE:  # hardly an English word: how sure it is among the others
             confidence, english = confidence / max(1.0 - english, 1e-9), 0.0
-        if confidence < MIN_CONFIDENCE or confidence <= english:
-            return None
-        return best.iso_code_639_1.name.lower()
+        return best if confidence >= MIN_CONFIDENCE and confidence > english else None
+
+    def neighbour(self, text: str) -> Optional[Language]:
+        """The neighbour language the message is in, if the namer is SURE_CONFIDENCE sure of it
+        (its trigram models alone are unreliable on short text); else None."""
+        ranked = self.namer.compute_language_confidence_values(text)
+        if ranked and ranked[0].language in NEIGHBOURS and ranked[0].value >= SURE_CONFIDENCE:
+            return ranked[0].language
+        return None
 
 
 @DefaultV1Recipe.register(

@@ -228,6 +228,16 @@ def test_unclear_message_that_is_likelier_not_covered_is_declined(ranking) -> No
     assert reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))["kind"] == "decline"
 
 
+def test_unclear_message_whose_topics_together_outweigh_its_likeliest_answer_is_declined() -> None:
+    # "should dad be using a walking frame once it's done, or is a stick enough?"
+    ranking = unclear(("mobility", 0.27), ("activity_after", 0.2), ("aftercare_instructions", 0.16))
+    assert reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))["kind"] == "decline"
+    # "im not having any trouble breathing, but does the balloon go right inside the bone"
+    ranking = unclear(("balloon", 0.32), ("procedure_details", 0.2), ("specific_risks", 0.14))
+    reply = reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))
+    assert reply["kind"] == "clarify" and reply["answer_ids"][0] == "balloon"
+
+
 def test_unclear_message_naming_a_condition_offers_its_answer_even_when_a_topic_leads() -> None:
     ranking = unclear(("osteoporosis_medicines", 0.12), ("conditions_treated", 0.1), ("recovery", 0.05))
     state = tracker("nlu_fallback", entities=entities("condition", "osteoporosis"), ranking=ranking)

@@ -147,9 +147,18 @@ def test_a_mentioned_red_flag_keeps_the_question_and_adds_a_conditional_line(
     assert reply["safety_note"] and CLINIC.emergency_number in reply["safety_note"]["text"]
 
 
-def test_a_question_in_another_language_gets_a_reply_in_it(ask: Chat) -> None:
-    (reply,) = ask("¿Qué es la cifoplastia y duele mucho?")
-    assert reply["kind"] == "other_language" and reply["language"] == "es"
+@pytest.mark.parametrize(
+    "message, language",
+    [
+        ("¿Qué es la cifoplastia y duele mucho?", "es"),
+        ("Ist die Kyphoplastie gefährlich für meine Mutter?", "de"),
+        ("手術の後どのくらいで歩けますか", "ja"),
+        ("Hoe lang duurt het herstel na de operatie?", "en"),  # no Dutch text: the English one
+    ],
+)
+def test_a_question_in_another_language_gets_a_reply_in_it(ask: Chat, message: str, language: str) -> None:
+    (reply,) = ask(message)
+    assert reply["kind"] == "other_language" and reply["language"] == language
     assert {CLINIC.phone, CLINIC.emergency_number, CLINIC.crisis_line} <= {c["number"] for c in reply["call"]}
 
 

@@ -159,6 +159,7 @@ def language() -> LanguageIdentifier:
         ("how long is recovry time", None),
         ("kyfoplasty wat iz it", None),
         ("mum had it done, is she ok", None),
+        ("lol ok thx m8", None),
         ("¿Qué es la cifoplastia y duele mucho?", "es"),
         ("这个手术安全吗", "zh"),
         ("Phẫu thuật này có an toàn không?", "vi"),
@@ -167,6 +168,17 @@ def language() -> LanguageIdentifier:
         ("Est-ce que la cyphoplastie fait mal ?", "fr"),
         ("이 수술은 안전한가요?", "ko"),
         ("Эта операция безопасна?", "ru"),
+        # Named among the neighbours: German read as English, Italian as Spanish, Ukrainian as
+        # Russian, and Japanese as nothing before.
+        ("Wie lange dauert die Erholung nach der Kyphoplastie?", "de"),
+        ("Ist die Kyphoplastie gefährlich?", "de"),
+        ("Mia madre ha l'osteoporosi, può fare questo intervento?", "it"),
+        ("Quanto costa la cifoplastica?", "es"),  # too short to tell from Spanish: close enough
+        ("Minha mãe tem osteoporose, ela pode fazer?", "pt"),
+        ("Ile trwa rekonwalescencja?", "pl"),
+        ("手術の後どのくらいで歩けますか", "ja"),
+        ("क्या यह प्रक्रिया दर्दनाक है", "hi"),
+        ("Скільки триває відновлення?", "uk"),
     ],
 )
 def test_the_language_of_a_message(language: LanguageIdentifier, text: str, code: Any) -> None:
