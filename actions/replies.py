@@ -21,6 +21,10 @@ ENGLISH = "en"
 MENTION_ENTITY = "red_flag_mention"
 # Replies that get a safety note when the message mentions a red flag without describing one now.
 NOTED_KINDS = frozenset({"answer", "not_covered", "decline", "clarify", "after_care", "other_language"})
+# Replies that, in the turn right after an emergency, give way to the emergency replies again:
+# "what do I do?" or "can it wait till the morning?" after "call 911" asks about the emergency.
+AFTER_EMERGENCY_KINDS = frozenset({"not_covered", "decline", "clarify"})
+RED_FLAG = "red_flag"  # the emergency intent, and the entity naming its kinds
 
 
 @lru_cache(maxsize=1)
@@ -125,8 +129,24 @@ def menu_reply() -> Reply:
     return with_starter_questions("menu", reply_text("offer_questions"))
 
 
+def previous_emergency(tracker: Tracker) -> Optional[List[str]]:
+    """The red-flag kinds of the patient's message before the latest one if that message was an
+    emergency ([] when its kind is unknown), else None."""
+    users = [event for event in reversed(tracker.events) if event.get("event") == "user"]
+    parse = (users[1].get("parse_data") or {}) if len(users) > 1 else {}
+    if (parse.get("intent") or {}).get("name") != RED_FLAG:
+        return None
+    return [e["value"] for e in parse.get("entities") or [] if e.get("entity") == RED_FLAG]
+
+
 def utter(dispatcher: CollectingDispatcher, tracker: Tracker, reply: Reply) -> None:
-    """Sends the reply, with a safety note for the red flags the latest message only mentions."""
+    """Sends the reply, with a safety note for the red flags the latest message only mentions; an
+    unclear or uncovered message right after an emergency gets the emergency replies instead."""
+    kinds = previous_emergency(tracker) if reply["kind"] in AFTER_EMERGENCY_KINDS else None
+    if kinds is not None:
+        for emergency in emergency_replies(kinds):
+            dispatcher.utter_message(json_message=emergency)
+        return
     if reply["kind"] in NOTED_KINDS:
         reply = {**reply, "safety_note": safety_note(tracker.get_latest_entity_values(MENTION_ENTITY))}
     dispatcher.utter_message(json_message=reply)

@@ -4,6 +4,7 @@ structured reply per message (actions/reply.py), which the channels render (chan
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from typing import Any, Dict, List, Optional
 
@@ -370,6 +371,35 @@ def test_the_most_urgent_red_flag_comes_first_when_several() -> None:
 def test_red_flag_intent_without_a_detected_kind_still_sends_to_emergency_care() -> None:
     (reply,), _ = run(ActionRedFlag(), tracker("red_flag"))
     assert numbers(reply) == ["911", "988"]
+
+
+def after(previous: Tracker, latest: Tracker) -> Tracker:
+    """`latest` as the turn that follows `previous` in one conversation (a new tracker)."""
+    following = copy.copy(latest)
+    following.events = previous.events + latest.events
+    return following
+
+
+@pytest.mark.parametrize(
+    "action, latest",
+    [
+        (ActionClarify(), tracker("nlu_fallback", ranking=unclear(("recovery", 0.3)))),  # "what do i do"
+        (ActionDecline(), tracker("out_of_scope")),
+        (ActionNotCovered(), tracker("timing")),  # "can it wait till the morning?"
+    ],
+)
+def test_an_unclear_or_uncovered_message_right_after_an_emergency_gets_the_emergency_again(
+    action: Any, latest: Tracker
+) -> None:
+    emergency = tracker("red_flag", entities("red_flag", "legs"))
+    replies, _ = run(action, after(emergency, latest))
+    assert [r["kind"] for r in replies] == ["emergency"] and "legs" in replies[0]["text"]
+    assert reply_of(action, after(tracker("greet"), latest))["kind"] != "emergency"
+
+
+def test_a_covered_question_right_after_an_emergency_is_answered() -> None:
+    latest = after(tracker("red_flag", entities("red_flag", "legs")), tracker("recovery"))
+    assert reply_of(ActionAnswer(), latest)["kind"] == "answer"
 
 
 # ---------- safety notes ----------

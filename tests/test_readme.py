@@ -8,10 +8,11 @@ import re
 
 import yaml
 
+from actions.guidance import DECLINE_ODDS
 from evaluation import patient_questions
 from evaluation.benchmark import LATEST_REPORT, README_BEGIN, README_END, markdown
 from evaluation.sms_segments import measure, sentence, summary
-from nlu_components.language import MIN_ENGLISH_SHARE
+from nlu_components.language import MIN_ENGLISH_SHARE, SURE_CONFIDENCE
 from nlu_components.paths import PROJECT_ROOT
 from nlu_components.red_flags import CLASSIFIER_CONFIDENCE
 from scripts.train import fingerprint
@@ -39,6 +40,8 @@ def test_the_readme_states_the_thresholds_the_code_uses() -> None:
     assert float(stated("conversation threshold")) == conversation["threshold"]
     assert float(stated("classifier red-flag confidence")) == CLASSIFIER_CONFIDENCE
     assert float(stated("English share")) == MIN_ENGLISH_SHARE
+    assert float(stated("namer confidence")) == SURE_CONFIDENCE
+    assert float(stated("decline odds")) == DECLINE_ODDS
 
 
 def test_the_readme_states_what_sms_replies_cost() -> None:
