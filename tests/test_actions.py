@@ -230,8 +230,8 @@ def test_unclear_message_that_is_likelier_not_covered_is_declined(ranking) -> No
 
 
 def test_unclear_message_whose_topics_together_outweigh_its_likeliest_answer_is_declined() -> None:
-    # "should dad be using a walking frame once it's done, or is a stick enough?"
-    ranking = unclear(("mobility", 0.27), ("activity_after", 0.2), ("aftercare_instructions", 0.16))
+    # "Does kyphoplasty get rid of the cancer in the bone too, or does it only fix the break?"
+    ranking = unclear(("prevention", 0.2), ("cancer_treatment", 0.19), ("unlisted_effects", 0.17))
     assert reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))["kind"] == "decline"
     # "im not having any trouble breathing, but does the balloon go right inside the bone"
     ranking = unclear(("balloon", 0.32), ("procedure_details", 0.2), ("specific_risks", 0.14))
