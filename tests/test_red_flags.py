@@ -73,6 +73,9 @@ def test_no_lookalike_is_an_emergency(entry: dict) -> None:
         ("no fever or anything, just planning ahead: how long is recovery?", "wound_infection"),
         ("short of breath on the stairs since i got hunched, for a couple of years now. help?", "breathing"),
         ("my husband read on a forum that people can end up paralysed from this. what is the risk?", "legs"),
+        ("been feeling low, not going to do anything silly, but will this improve my life?", "self_harm"),
+        ("Can kyphoplasty cause a blood clot in the lungs?", "breathing"),
+        ("short of puff for years because im bent forward, GP checked. will it help?", "breathing"),
     ],
 )
 def test_negated_hypothetical_and_long_standing_red_flags_are_mentions(text: str, kind: str) -> None:
@@ -90,6 +93,9 @@ def test_negated_hypothetical_and_long_standing_red_flags_are_mentions(text: str
         ("I can't feel my legs", "legs"),
         ("she doesn't want to be alive anymore", "self_harm"),
         ("my legs have been weak for years but since the procedure I can't move them at all", "legs"),
+        ("im scared i might do something silly tonight", "self_harm"),
+        ("i think dad has a blood clot in his lung, he had the op tuesday", "breathing"),
+        ("mum is so short of puff she cant finish a sentence", "breathing"),
     ],
 )
 def test_emergencies_in_everyday_words(text: str, kind: str) -> None:
@@ -125,6 +131,7 @@ def test_words_of_other_languages_are_not_taken_for_typos() -> None:
         "my vertebra collapsed last year, can it still be fixed?",
         "the price nearly gave me a heart attack",
         "I can't stand the pain in my legs any more, will this help?",
+        "can i have a puff of my inhaler before the procedure",
     ],
 )
 def test_idioms_and_ordinary_questions_are_not_red_flags(text: str) -> None:
