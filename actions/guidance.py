@@ -8,10 +8,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import choose_answers, message_condition, utter_answers
+from actions.answers import CANDIDACY, choose_answers, message_condition, utter_answers
 from actions.clinic import load_clinic
 from actions.knowledge import Answer, Knowledge, load_knowledge
-from actions.replies import menu_reply, reply_text, utter, with_starter_questions
+from actions.replies import menu_reply, not_covered_reply, reply_text, utter, with_starter_questions
 from actions.reply import Reply, buttons_for, new_reply
 
 OUT_OF_SCOPE = "out_of_scope"
@@ -28,6 +28,8 @@ MIN_CHOICE_CONFIDENCE = 0.1
 # lost a covered one ("what the tamp thing is": 1.34) and declined no more. Offering costs a covered
 # question less than declining it, so the higher one.
 DECLINE_ODDS = 1.5
+# An intent at least this likely (0..1) is likelier than all the others together.
+LIKELIER_THAN_THE_REST = 0.5
 
 
 def ranking_without_fallback(tracker: Tracker) -> List[Dict[str, Any]]:
@@ -45,6 +47,22 @@ def likelier_not_covered(ranking: List[Dict[str, Any]], knowledge: Knowledge) ->
     declined = sum(r["confidence"] for r in ranking if r["name"] in not_covered)
     answered = max((r["confidence"] for r in ranking if r["name"] in knowledge.answers), default=0.0)
     return ranking[0]["name"] in not_covered or declined >= DECLINE_ODDS * answered
+
+
+def condition_question_with_its_condition(top: Dict[str, Any], tracker: Tracker) -> bool:
+    """Whether the likeliest intent `top` ({"name", "confidence"}) is a condition question whose
+    condition is known: named in the message (the entity ruler agrees with the classifier), or,
+    for "is it right for my mum?", earlier in the conversation when candidacy is likelier than
+    all the other intents together (its answer says first that the doctor decides)."""
+    if top["name"] not in CONDITION_INTENTS:
+        return False
+    if message_condition(tracker):
+        return True
+    return (
+        top["name"] == CANDIDACY
+        and top["confidence"] >= LIKELIER_THAN_THE_REST
+        and bool(tracker.get_slot("condition"))
+    )
 
 
 def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
@@ -108,7 +126,8 @@ class ActionDecline(Action):
 
 
 class ActionClarify(Action):
-    """An unclear message: offer the likeliest questions, or decline when none is likely."""
+    """An unclear message: answer a condition question whose condition is known, give the reply
+    of a not-covered topic likelier than all else, offer the likeliest questions, or decline."""
 
     def name(self) -> str:
         return "action_clarify"
@@ -118,10 +137,14 @@ class ActionClarify(Action):
     ) -> List[EventType]:
         knowledge = load_knowledge()
         ranking = ranking_without_fallback(tracker)
-        if ranking and ranking[0]["name"] in CONDITION_INTENTS and message_condition(tracker):
-            # The classifier leans to a condition question and the entity ruler found the
-            # condition: two signals agree, so answer rather than ask.
-            return utter_answers(dispatcher, tracker, choose_answers(ranking[0]["name"], tracker, knowledge))
+        top = ranking[0] if ranking else {"name": OUT_OF_SCOPE, "confidence": 0.0}
+        if condition_question_with_its_condition(top, tracker):
+            return utter_answers(dispatcher, tracker, choose_answers(top["name"], tracker, knowledge))
+        if top["name"] in knowledge.topics and top["confidence"] >= LIKELIER_THAN_THE_REST:
+            # Likelier this topic than anything else: its honest reply, with what the article
+            # says nearby, tells more than a bare decline.
+            utter(dispatcher, tracker, not_covered_reply(knowledge.topics[top["name"]]))
+            return []
         choices = likely_answers(tracker, knowledge)
         utter(dispatcher, tracker, clarify_reply(choices) if choices else decline_reply())
         return []

@@ -239,6 +239,26 @@ def test_unclear_message_whose_topics_together_outweigh_its_likeliest_answer_is_
     assert reply["kind"] == "clarify" and reply["answer_ids"][0] == "balloon"
 
 
+def test_unclear_message_likelier_a_topic_than_all_else_gets_that_topic_s_reply() -> None:
+    # "how soon could I go back to my job?"
+    ranking = unclear(("activity_after", 0.66), ("recovery", 0.25))
+    reply = reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))
+    assert reply["kind"] == "not_covered" and reply["topic"] == "activity_after"
+    ranking = unclear(("activity_after", 0.45), ("timing", 0.3), ("recovery", 0.1))
+    assert reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))["kind"] == "decline"
+
+
+@pytest.mark.parametrize("confidence, kind", [(0.61, "answer"), (0.4, "clarify")])
+def test_unclear_candidacy_follow_up_uses_the_condition_named_earlier_when_likelier_than_all_else(
+    confidence: float, kind: str
+) -> None:
+    # "can kyphoplasty help with osteoporosis?", then "is it right for my mum?"
+    ranking = unclear(("am_i_a_candidate", confidence), ("sedation", 0.12))
+    state = tracker("nlu_fallback", slots={"condition": "osteoporosis"}, ranking=ranking)
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == kind and reply["answer_ids"][:2] == ["am_i_a_candidate", "condition_osteoporosis"]
+
+
 def test_unclear_message_naming_a_condition_offers_its_answer_even_when_a_topic_leads() -> None:
     ranking = unclear(("osteoporosis_medicines", 0.12), ("conditions_treated", 0.1), ("recovery", 0.05))
     state = tracker("nlu_fallback", entities=entities("condition", "osteoporosis"), ranking=ranking)

@@ -8,10 +8,12 @@ import uuid
 from typing import Any, Dict, List
 
 import pytest
+import yaml
 
 from actions.clinic import load_clinic
 from evaluation.dialogue_cases import Chat, widget_chat
 from evaluation.servers import Assistant
+from nlu_components.paths import PROJECT_ROOT
 
 CLINIC = load_clinic()
 HONEST_DECLINES = {"not_covered", "decline"}
@@ -160,6 +162,21 @@ def test_a_question_in_another_language_gets_a_reply_in_it(ask: Chat, message: s
     (reply,) = ask(message)
     assert reply["kind"] == "other_language" and reply["language"] == language
     assert {CLINIC.phone, CLINIC.emergency_number, CLINIC.crisis_line} <= {c["number"] for c in reply["call"]}
+
+
+@pytest.mark.parametrize("follow_up", ["what should i do", "can it wait till the morning?"])
+def test_an_unclear_message_right_after_an_emergency_gets_the_emergency_reply_again(
+    ask: Chat, follow_up: str
+) -> None:
+    (reply,) = ask("the day after my procedure my left leg just won't move", follow_up)
+    assert reply["kind"] == "emergency" and "legs" in reply["text"], reply
+
+
+@pytest.mark.parametrize("emoji", ["👍", "🙏"])
+def test_a_thumbs_up_is_thanks_not_a_question_to_decline(ask: Chat, emoji: str) -> None:
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    (reply,) = ask(emoji)
+    assert reply["kind"] == "text" and reply["text"] == domain["responses"]["utter_thank"][0]["text"]
 
 
 def test_a_follow_up_uses_the_conversation(ask: Chat) -> None:
