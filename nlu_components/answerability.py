@@ -73,6 +73,9 @@ class AnswerabilityCheck(GraphComponent):
             # Intents answered by what an entity names ("can it help osteoporosis?"): the entity
             # ruler has already checked that the question is about a condition the article lists.
             "entity_answered_intents": {},
+            # Entity -> topic: such an intent asked of this entity only ("would it help my
+            # sciatica?": a condition the article does not list) is that topic.
+            "unlisted_entities": {},
             "min_examples": 3,
             "min_share": 0.8,
             # A covered answer the classifier is at least this sure of is kept: its examples
@@ -137,7 +140,13 @@ class AnswerabilityCheck(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent = self._chosen(message)
-            if intent is None or intent in self.unchecked or self._entity_answered(intent, message):
+            if intent is None or intent in self.unchecked:
+                continue
+            unlisted = self._unlisted_topic(intent, message)
+            if unlisted is not None:
+                override_intent(message, unlisted)
+                continue
+            if self._entity_answered(intent, message):
                 continue
             if self._confidence(intent, message) >= self.config["max_confidence"]:
                 continue
@@ -149,6 +158,17 @@ class AnswerabilityCheck(GraphComponent):
     def _entity_answered(self, intent: str, message: Message) -> bool:
         entity = self.config["entity_answered_intents"].get(intent)
         return entity is not None and any(e.get("entity") == entity for e in message.get(ENTITIES, []))
+
+    def _unlisted_topic(self, intent: str, message: Message) -> Optional[str]:
+        """The topic of an entity-answered intent whose message names only what the article does
+        not list (an `unlisted_entities` entity, none of the answering one), else None."""
+        answering = self.config["entity_answered_intents"].get(intent)
+        named = {e.get("entity") for e in message.get(ENTITIES, [])}
+        if answering is None or answering in named:
+            return None
+        return next(
+            (topic for entity, topic in self.config["unlisted_entities"].items() if entity in named), None
+        )
 
     @staticmethod
     def _chosen(message: Message) -> Optional[str]:

@@ -19,7 +19,11 @@ from nlu_components.question_focus import FULL_TEXT_DOC
 from nlu_components.stateless import StatelessComponent
 
 # spaCy label -> Rasa entity name (domain.yml)
-ENTITY_NAMES = {"CONDITION": "condition", "PROCEDURE": "procedure"}
+ENTITY_NAMES = {
+    "CONDITION": "condition",
+    "UNLISTED_CONDITION": "unlisted_condition",
+    "PROCEDURE": "procedure",
+}
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)

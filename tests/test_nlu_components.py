@@ -255,6 +255,23 @@ def test_an_answer_the_classifier_is_sure_of_is_kept(confidence: float, expected
     assert gated.process([asked])[0].get(INTENT)["name"] == expected
 
 
+@pytest.mark.parametrize(
+    "intent, entities, expected",
+    [
+        ("conditions_treated", ["unlisted_condition"], "unlisted_conditions"),  # "would it help my sciatica?"
+        ("conditions_treated", ["unlisted_condition", "condition"], "conditions_treated"),  # and a fracture
+        ("recovery", ["unlisted_condition"], "recovery"),  # "I have arthritis; how long is recovery?"
+    ],
+)
+def test_a_condition_question_about_an_unlisted_condition_only_is_that_topic(
+    intent: str, entities: List[str], expected: str
+) -> None:
+    unlisted = checker({})
+    unlisted.config["unlisted_entities"] = {"unlisted_condition": "unlisted_conditions"}
+    asked = message("would it help", intent, [intent], [{"entity": name} for name in entities])
+    assert unlisted.process([asked])[0].get(INTENT)["name"] == expected
+
+
 def test_entity_words_are_not_focus_words() -> None:
     assert "thin" not in content_lemmas(message("can it help thin bones", "x", ["x"], []))
 
