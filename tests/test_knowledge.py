@@ -210,6 +210,14 @@ def test_button_payloads_lead_to_known_intents() -> None:
         assert intent in domain_intents()
 
 
+def test_entity_patterns_are_words() -> None:
+    patterns = yaml.safe_load((PROJECT_ROOT / "spacy_pipeline" / "entity_patterns.yml").read_text())
+    for label, concepts in patterns.items():
+        for concept, sequences in concepts.items():
+            for sequence in sequences:
+                assert all(isinstance(word, str) for word in sequence), (label, concept, sequence)
+
+
 def test_condition_answers_cover_every_condition_of_the_entity_ruler() -> None:
     patterns = yaml.safe_load((PROJECT_ROOT / "spacy_pipeline" / "entity_patterns.yml").read_text())
     for condition in patterns["CONDITION"]:

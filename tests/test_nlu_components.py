@@ -272,6 +272,18 @@ def test_a_condition_question_about_an_unlisted_condition_only_is_that_topic(
     assert unlisted.process([asked])[0].get(INTENT)["name"] == expected
 
 
+@pytest.mark.parametrize(
+    "text, label, concept",
+    [
+        ("the scan showed a growth on the bone", "CONDITION", "spinal_tumor"),
+        ("i've got a slipped disc at l4", "UNLISTED_CONDITION", "disc_problem"),
+        ("would it help my pinched nerve", "UNLISTED_CONDITION", "sciatica"),
+    ],
+)
+def test_the_entity_ruler_names_the_concept(text: str, label: str, concept: str) -> None:
+    assert (label, concept) in [(ent.label_, ent.ent_id_) for ent in doc(text).ents]
+
+
 def test_entity_words_are_not_focus_words() -> None:
     assert "thin" not in content_lemmas(message("can it help thin bones", "x", ["x"], []))
 
