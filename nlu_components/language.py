@@ -21,8 +21,11 @@ it (phrase lists in that language), and the routing component then makes the int
 
 from __future__ import annotations
 
-from typing import Container, List, Optional
+import re
+from difflib import get_close_matches
+from typing import Container, Iterable, List, Optional, Set
 
+import yaml
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.constants import SPACY_DOCS
@@ -34,6 +37,7 @@ from spacy.lookups import Table
 from spacy.tokens import Doc
 
 from nlu_components.overrides import add_entities
+from nlu_components.paths import project_path
 from nlu_components.question_focus import FULL_TEXT, FULL_TEXT_DOC
 from nlu_components.stateless import StatelessComponent
 
@@ -56,6 +60,14 @@ MIN_WORDS = 3
 # FOREIGN_SHARE of English words, its confidence among the other languages only.
 MIN_CONFIDENCE = 0.5
 FOREIGN_SHARE = 0.25
+# The clinic's vocabulary: its words of at least MIN_DOMAIN_WORD letters that no English list has;
+# a word of at least MIN_DOMAIN_PREFIX letters that starts one, or is this similar (difflib ratio,
+# 0..1) to one, is English.
+ARTICLE = "knowledge/article.yml"
+ENTITY_PATTERNS = "spacy_pipeline/entity_patterns.yml"
+MIN_DOMAIN_WORD = 6
+MIN_DOMAIN_PREFIX = 5
+TYPO_SIMILARITY = 0.9
 # A neighbour language (below) overrides the decision only when the namer is this sure (0..1).
 SURE_CONFIDENCE = 0.99
 
@@ -74,14 +86,41 @@ def build_namer() -> LanguageDetector:
 
 
 class EnglishWords:
-    """`word in EnglishWords(table)`: a form or a lemma of spaCy's English lemma table, or a stop word."""
+    """`word in EnglishWords(table, domain)`: a form or a lemma of spaCy's English lemma table, a
+    stop word, or a word of the clinic's own vocabulary (`domain`: "kyphoplasty", "vertebrae"),
+    its start ("kypho", "vertebro") or a typo of it ("kyphoplsty", "vertabroplasty"); without
+    these, "kypho vs vertebro" reads as Spanish. The typo test is difflib's ratio (0..1), which
+    the standard library has; it runs only on words of no English list."""
 
-    def __init__(self, lemma_table: Table) -> None:
+    def __init__(self, lemma_table: Table, domain: Iterable[str] = ()) -> None:
         self.table = lemma_table
         self.lemmas = set(lemma_table.values())
+        self.domain: List[str] = []  # filled after: only words the lists above lack
+        self.domain = sorted(
+            word for word in set(domain) if len(word) >= MIN_DOMAIN_WORD and word not in self
+        )
 
     def __contains__(self, word: str) -> bool:
-        return word in STOP_WORDS or word in self.lemmas or word in self.table
+        return word in STOP_WORDS or word in self.lemmas or word in self.table or self.in_domain(word)
+
+    def in_domain(self, word: str) -> bool:
+        if len(word) < MIN_DOMAIN_PREFIX or not self.domain:
+            return False
+        return any(known.startswith(word) for known in self.domain) or bool(
+            get_close_matches(word, self.domain, n=1, cutoff=TYPO_SIMILARITY)
+        )
+
+
+def domain_words() -> Set[str]:
+    """The words of the clinic's article (knowledge/article.yml) and of the entity ruler's
+    concepts (spacy_pipeline/entity_patterns.yml: "spinal_tumor", not its misspellings, which
+    would make "Kyphoplastie" English), lowercase."""
+    article = yaml.safe_load(project_path(ARTICLE).read_text(encoding="utf-8"))["sentences"]
+    words = {word for sentence in article for word in re.findall(r"[a-z]+", sentence["text"].lower())}
+    patterns = yaml.safe_load(project_path(ENTITY_PATTERNS).read_text(encoding="utf-8"))
+    return words | {
+        word for concepts in patterns.values() for concept in concepts for word in concept.split("_")
+    }
 
 
 class LanguageIdentifier:
@@ -155,7 +194,7 @@ class LanguageDetectorComponent(StatelessComponent):
     def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
         if self._identifier is None:
             table = model.model.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
-            self._identifier = LanguageIdentifier(EnglishWords(table))
+            self._identifier = LanguageIdentifier(EnglishWords(table, domain_words()))
         for message in messages:
             doc = message.get(FULL_TEXT_DOC) or message.get(SPACY_DOCS[TEXT])
             text = message.get(FULL_TEXT) or message.get(TEXT)
