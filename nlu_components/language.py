@@ -95,16 +95,18 @@ class EnglishWords:
     def __init__(self, lemma_table: Table, domain: Iterable[str] = ()) -> None:
         self.table = lemma_table
         self.lemmas = set(lemma_table.values())
-        self.domain: List[str] = []  # filled after: only words the lists above lack
         self.domain = sorted(
-            word for word in set(domain) if len(word) >= MIN_DOMAIN_WORD and word not in self
+            word for word in set(domain) if len(word) >= MIN_DOMAIN_WORD and not self.listed(word)
         )
 
     def __contains__(self, word: str) -> bool:
-        return word in STOP_WORDS or word in self.lemmas or word in self.table or self.in_domain(word)
+        return self.listed(word) or self.in_domain(word)
+
+    def listed(self, word: str) -> bool:
+        return word in STOP_WORDS or word in self.lemmas or word in self.table
 
     def in_domain(self, word: str) -> bool:
-        if len(word) < MIN_DOMAIN_PREFIX or not self.domain:
+        if len(word) < MIN_DOMAIN_PREFIX:
             return False
         return any(known.startswith(word) for known in self.domain) or bool(
             get_close_matches(word, self.domain, n=1, cutoff=TYPO_SIMILARITY)
