@@ -14,15 +14,27 @@ at least `min_share` of them uncovered; conversation and safety intents do not c
 uncovered intent with the most evidence replaces the prediction, with
 confidence 1.0: the question asks what the article does not say. Costs well under a
 millisecond a message (set lookups on the message's words).
+
+An unclear message (behind an `nlu_fallback`) whose words say nothing the focus-word check can
+use is asked a second question: are its nearest training examples (MiniLM sentence features,
+cosine, the `nearest_examples` nearest of the answers and the uncovered intents) mostly
+questions the article does not answer? Where the similarity-weighted share of uncovered
+neighbours reaches `min_uncovered_share`, the uncovered intent with the most weight among them
+replaces the prediction: "will I feel the needle going in?" sits among anaesthesia questions,
+not among the sedation answer's. Only unclear messages are asked: a message the classifier
+is sure of keeps its answer, and a condition question whose condition is named keeps its own
+check. One matrix-vector product over the training examples' features (about 9,000 x 384).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set
 
+import numpy as np
 import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -40,6 +52,31 @@ from nlu_components.paths import project_path
 
 FALLBACK_INTENT = "nlu_fallback"
 COUNTS_FILE = "intent_lemmas.json"
+EXAMPLES_FILE = "example_features.npz"
+
+
+def sentence_feature(message: Message) -> Optional[np.ndarray]:
+    """The message's dense sentence feature (MiniLM mean pooling), unit length, shape (384,),
+    or None for a message without one (a button payload that skipped NLU, an empty text)."""
+    _, sentence = message.get_dense_features(TEXT)
+    if sentence is None:
+        return None
+    vector = np.asarray(sentence.features, dtype=np.float32).reshape(-1)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else None
+
+
+@dataclass(frozen=True)
+class Examples:
+    """The training examples the nearest-examples vote looks among: `features` (n, d) unit
+    vectors, `intents` (n,) their intent names."""
+
+    features: np.ndarray
+    intents: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Examples:
+        return cls(np.zeros((0, 0), dtype=np.float32), np.array([], dtype=str))
 
 
 def content_lemmas(message: Message) -> Set[str]:
@@ -84,6 +121,10 @@ class AnswerabilityCheck(GraphComponent):
             "max_confidence": 1.0,
             # Words of several senses that decide nothing ("in general" is not "general anaesthesia").
             "ignored_words": [],
+            # The nearest-examples vote on unclear messages: how many neighbours, and the
+            # similarity-weighted share of them that must be uncovered (above 1.0: never).
+            "nearest_examples": 10,
+            "min_uncovered_share": 0.5,
         }
 
     def __init__(
@@ -92,11 +133,13 @@ class AnswerabilityCheck(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         counts: Dict[str, Dict[str, int]],
+        examples: Optional[Examples] = None,
     ) -> None:
         self.config = config
         self.model_storage = model_storage
         self.resource = resource
         self.counts = counts  # lemma -> intent -> number of examples with it
+        self.examples = examples or Examples.empty()
         topics = yaml.safe_load(project_path(config["uncovered_topics"]).read_text(encoding="utf-8"))[
             "topics"
         ]
@@ -112,7 +155,7 @@ class AnswerabilityCheck(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> AnswerabilityCheck:
-        return cls(config, model_storage, resource, {})
+        return cls(config, model_storage, resource, {}, Examples.empty())
 
     @classmethod
     def load(
@@ -125,16 +168,31 @@ class AnswerabilityCheck(GraphComponent):
     ) -> AnswerabilityCheck:
         with model_storage.read_from(resource) as directory:
             counts = json.loads((Path(directory) / COUNTS_FILE).read_text(encoding="utf-8"))
-        return cls(config, model_storage, resource, counts)
+            with np.load(Path(directory) / EXAMPLES_FILE) as stored:
+                examples = Examples(stored["features"].astype(np.float32), stored["intents"])
+        return cls(config, model_storage, resource, counts, examples)
 
     def train(self, training_data: TrainingData) -> Resource:
         counts: Dict[str, Counter] = defaultdict(Counter)
+        features, intents = [], []
         for example in training_data.intent_examples:
             for lemma in content_lemmas(example):
                 counts[lemma][example.get(INTENT)] += 1
+            vector = sentence_feature(example)
+            if vector is not None and example.get(INTENT) not in self.not_answers:
+                features.append(vector)
+                intents.append(example.get(INTENT))
         self.counts = {lemma: dict(by_intent) for lemma, by_intent in counts.items()}
+        if features:
+            self.examples = Examples(np.stack(features), np.array(intents))
         with self.model_storage.write_to(self.resource) as directory:
             (Path(directory) / COUNTS_FILE).write_text(json.dumps(self.counts), encoding="utf-8")
+            # float16 halves the model's share (about 7 MB); the vote needs no more precision.
+            np.savez(
+                Path(directory) / EXAMPLES_FILE,
+                features=self.examples.features.astype(np.float16),
+                intents=self.examples.intents,
+            )
         return self.resource
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -151,6 +209,8 @@ class AnswerabilityCheck(GraphComponent):
             if self._confidence(intent, message) >= self.config["max_confidence"]:
                 continue
             uncovered = self.asked_elsewhere(intent, content_lemmas(message))
+            if uncovered is None and self._unclear(message):
+                uncovered = self.nearest_uncovered(message)
             if uncovered is not None:
                 override_intent(message, uncovered)
         return messages
@@ -178,6 +238,29 @@ class AnswerabilityCheck(GraphComponent):
         ]
         predicted = (message.get(INTENT) or {}).get("name")
         return ranking[0] if predicted == FALLBACK_INTENT and ranking else predicted
+
+    @staticmethod
+    def _unclear(message: Message) -> bool:
+        return (message.get(INTENT) or {}).get("name") == FALLBACK_INTENT
+
+    def nearest_uncovered(self, message: Message) -> Optional[str]:
+        """The uncovered intent of the message's nearest training examples, when they are at
+        least `min_uncovered_share` uncovered (similarity-weighted), else None."""
+        vector = sentence_feature(message)
+        if vector is None or not len(self.examples.intents):
+            return None
+        similarity = self.examples.features @ vector
+        k = min(self.config["nearest_examples"], len(similarity))
+        nearest = np.argpartition(-similarity, k - 1)[:k]
+        weights: Counter = Counter()
+        for index in nearest:
+            weights[str(self.examples.intents[index])] += max(float(similarity[index]), 0.0)
+        total = sum(weights.values())
+        uncovered = {name: w for name, w in weights.items() if name in self.uncovered}
+        share = sum(uncovered.values()) / total if total > 0 else 0.0
+        if not uncovered or share < self.config["min_uncovered_share"]:
+            return None
+        return max(uncovered, key=uncovered.__getitem__)
 
     @staticmethod
     def _confidence(intent: str, message: Message) -> float:

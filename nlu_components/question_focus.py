@@ -34,6 +34,24 @@ AUXILIARIES = {
     "be", "do", "can", "could", "will", "would", "should", "shall", "may", "might", "must", "have",
     "is", "are", "am", "was", "were", "does", "did", "has", "had", "ca", "wo", "is'nt", "isnt", "arent",
 }  # fmt: skip
+# Auxiliaries that open a question whatever follows ("does kyphoplasty help?", "is the cement
+# toxic?"); the others ("had", "was", "have") often open a statement ("had it done in May",
+# "was told I need it") and make a question only before a pronoun ("have you...", "was it...").
+QUESTION_OPENERS = {
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "shall",
+    "is",
+    "are",
+    "may",
+    "might",
+}
 # Lemmas of a clause's first word that make it a question or a request for information.
 REQUEST_VERBS = {"tell", "explain", "describe", "wonder", "wondering", "know", "curious", "ask", "asking"}
 # A request a few words in: "he just wants to know if...", "we were wondering whether...".
@@ -87,7 +105,8 @@ def _first_word(clause: Span) -> Optional[int]:
 
 
 def is_question(clause: Span) -> bool:
-    """A question mark, or an opening wh-word, auxiliary or request verb ("tell me...")."""
+    """A question mark, or an opening wh-word, question opener, auxiliary before a pronoun or
+    request verb ("tell me...")."""
     if any(token.text == "?" for token in clause):
         return True
     start = _first_word(clause)
@@ -97,10 +116,10 @@ def is_question(clause: Span) -> bool:
     if first.lower_ in WH_WORDS or first.lemma_ in REQUEST_VERBS or _requests(clause, start):
         return True
     following = clause.doc[start + 1] if start + 1 < clause.end else None
-    return (
-        first.lower_ in AUXILIARIES
-        and following is not None
-        and following.lower_ in PRONOUNS | {"n't", "nt", "not"}
+    if following is None:
+        return False
+    return (first.lower_ in QUESTION_OPENERS and following.is_alpha) or (
+        first.lower_ in AUXILIARIES and following.lower_ in PRONOUNS | {"n't", "nt", "not"}
     )
 
 

@@ -4,7 +4,7 @@ language identification, after-care signs, the answerability check and the safet
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pytest
@@ -25,6 +25,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu_components.after_care import AfterCareFinder
 from nlu_components.answerability import AnswerabilityCheck, content_lemmas
@@ -139,6 +140,13 @@ def test_the_normalizer_reads_the_domain_stored_in_the_model(tmp_path: Path) -> 
         ),
         ("my mom has osteoporosis. can it help her?", None),  # says little alone: keeps its story
         ("is the bone cement poisonous? does it stay in you forever?", None),  # all questions
+        # "does", "is", "can"... open a question before any word, with or without a question mark
+        ("does it get rid of the cancer in the bone too, or does it only fix the break?", None),
+        (
+            "my husband is afraid of another fracture, does kyphoplasty lower that chance",
+            "does kyphoplasty lower that chance",
+        ),
+        ("was told i need the balloon procedure, is the cement safe", "is the cement safe"),
         ("what is kyphoplasty", None),
     ],
 )
@@ -272,6 +280,73 @@ def test_a_condition_question_about_an_unlisted_condition_only_is_that_topic(
     unlisted.config["unlisted_entities"] = {"unlisted_condition": "unlisted_conditions"}
     asked = message("would it help", intent, [intent], [{"entity": name} for name in entities])
     assert unlisted.process([asked])[0].get(INTENT)["name"] == expected
+
+
+def with_feature(result: Message, vector: List[float]) -> Message:
+    """The message with a dense sentence feature, as the MiniLM featurizer leaves it."""
+    result.add_features(Features(np.array([vector], dtype=np.float32), FEATURE_TYPE_SENTENCE, TEXT, "MiniLM"))
+    return result
+
+
+def unclear(vector: List[float], ranking: List[str], entities: Tuple[str, ...] = ()) -> Message:
+    """A message behind an `nlu_fallback` (ranked ["nlu_fallback", *ranking]) with this feature."""
+    named = [{"entity": name} for name in entities]
+    return with_feature(message("will i feel the needle", FALLBACK, [FALLBACK, *ranking], named), vector)
+
+
+FALLBACK = "nlu_fallback"
+# Three questions the article does not answer, two it does (unit vectors on three axes).
+NEIGHBOURS = [
+    ([1.0, 0.0, 0.0], "anesthesia_details"),
+    ([0.9, 0.1, 0.0], "anesthesia_details"),
+    ([0.8, 0.0, 0.2], "out_of_scope"),
+    ([0.0, 1.0, 0.0], "sedation"),
+    ([0.0, 0.0, 1.0], "conditions_treated"),
+]
+
+
+def voter(tmp_path: Path, **config: Any) -> AnswerabilityCheck:
+    """An AnswerabilityCheck trained on NEIGHBOURS, stored, and loaded back as at prediction."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    storage, resource = LocalModelStorage(tmp_path), Resource("answerability")
+    context = ExecutionContext(GraphSchema({}))
+    settings = {
+        **AnswerabilityCheck.get_default_config(),
+        "nearest_examples": 3,
+        "entity_answered_intents": {"conditions_treated": "condition"},
+        **config,
+    }
+    examples = [with_feature(Message({TEXT: name, INTENT: name}), vector) for vector, name in NEIGHBOURS]
+    AnswerabilityCheck.create(settings, storage, resource, context).train(TrainingData(examples))
+    return AnswerabilityCheck.load(settings, storage, resource, context)
+
+
+@pytest.mark.parametrize(
+    "asked, expected",
+    [
+        # Unclear, among questions the article does not answer: the likeliest of them.
+        (unclear([0.95, 0.05, 0.0], ["sedation"]), "anesthesia_details"),
+        # Unclear, among the answers' questions: stays unclear ("did you mean ...?").
+        (unclear([0.1, 0.9, 0.1], ["sedation"]), FALLBACK),
+        # A message the classifier is not unsure of is not asked.
+        (with_feature(message("x", "sedation", ["sedation"], []), [0.95, 0.05, 0.0]), "sedation"),
+        # A condition question naming its condition keeps its own check.
+        (unclear([0.95, 0.05, 0.0], ["conditions_treated"], ("condition",)), FALLBACK),
+    ],
+)
+def test_an_unclear_message_among_uncovered_questions_is_declined_as_their_topic(
+    tmp_path: Path, asked: Message, expected: str
+) -> None:
+    assert voter(tmp_path).process([asked])[0].get(INTENT)["name"] == expected
+
+
+def test_the_nearest_examples_vote_needs_its_share_and_a_feature(tmp_path: Path) -> None:
+    """Two of three neighbours uncovered is 0.68 of the weight: enough at 0.5, not at 0.8."""
+    between = [0.6, 0.6, 0.0]  # nearest: anesthesia_details twice, sedation
+    assert voter(tmp_path / "a").nearest_uncovered(unclear(between, [])) == "anesthesia_details"
+    strict = voter(tmp_path / "b", min_uncovered_share=0.8)
+    assert strict.nearest_uncovered(unclear(between, [])) is None
+    assert strict.nearest_uncovered(message("no feature", FALLBACK, [FALLBACK], [])) is None
 
 
 @pytest.mark.parametrize(

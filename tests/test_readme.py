@@ -36,6 +36,8 @@ def test_the_readme_states_the_thresholds_the_code_uses() -> None:
     assert float(stated("focus-word share")) == answerability["min_share"]
     assert int(stated("focus-word examples")) == answerability["min_examples"]
     assert float(stated("answer confidence")) == answerability["max_confidence"]
+    assert int(stated("nearest examples")) == answerability["nearest_examples"]
+    assert float(stated("uncovered share")) == answerability["min_uncovered_share"]
     conversation = PIPELINE["nlu_components.conversation_turns.ConversationTurns"]
     assert float(stated("conversation threshold")) == conversation["threshold"]
     assert float(stated("classifier red-flag confidence")) == CLASSIFIER_CONFIDENCE
