@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -30,6 +30,19 @@ MIN_CHOICE_CONFIDENCE = 0.1
 DECLINE_ODDS = 1.5
 # An intent at least this likely (0..1) is likelier than all the others together.
 LIKELIER_THAN_THE_REST = 0.5
+# The intents of an unclear message's nearest training examples, with their similarity-weighted
+# shares (nlu_components/answerability.py writes them into the parse data under this key).
+NEAREST_EXAMPLES = "nearest_examples"
+# An unclear message whose nearest examples are at least this share questions the article does
+# not answer is declined as the likeliest of them ("will I feel the needle going in?": anaesthesia
+# questions 0.81). Chosen on tests/patient_questions/tuning.yml: from 5 to 30 neighbours and 0.4 to
+# 0.6, no covered question was declined; 0.5 is the middle.
+NEAREST_UNCOVERED_SHARE = 0.5
+# One whose nearest examples are at least this share one answer's questions is offered that answer
+# when it would otherwise be declined (DIET: "what is the balloon for?" a detail of the procedure
+# 0.58; its nearest examples: the balloon answer's, 0.81). Chosen on the tuning part: 4 covered
+# questions offered (0.80-1.0), no uncovered one (the nearest: 0.70, "is a dexa scan an xray").
+NEAREST_ANSWER_SHARE = 0.75
 
 
 def ranking_without_fallback(tracker: Tracker) -> List[Dict[str, Any]]:
@@ -47,6 +60,25 @@ def likelier_not_covered(ranking: List[Dict[str, Any]], knowledge: Knowledge) ->
     declined = sum(r["confidence"] for r in ranking if r["name"] in not_covered)
     answered = max((r["confidence"] for r in ranking if r["name"] in knowledge.answers), default=0.0)
     return ranking[0]["name"] in not_covered or declined >= DECLINE_ODDS * answered
+
+
+def nearest_uncovered(tracker: Tracker, knowledge: Knowledge) -> Optional[str]:
+    """The likeliest uncovered intent of the message's nearest examples, if together they hold
+    NEAREST_UNCOVERED_SHARE of them, else None."""
+    nearest = tracker.latest_message.get(NEAREST_EXAMPLES) or []
+    uncovered = [n for n in nearest if n["name"] == OUT_OF_SCOPE or n["name"] in knowledge.topics]
+    if uncovered and sum(n["share"] for n in uncovered) >= NEAREST_UNCOVERED_SHARE:
+        return max(uncovered, key=lambda n: n["share"])["name"]
+    return None
+
+
+def nearest_answer(tracker: Tracker, knowledge: Knowledge) -> Optional[str]:
+    """The answer whose questions hold NEAREST_ANSWER_SHARE of the message's nearest examples."""
+    nearest = tracker.latest_message.get(NEAREST_EXAMPLES) or []
+    return next(
+        (n["name"] for n in nearest if n["name"] in knowledge.answers and n["share"] >= NEAREST_ANSWER_SHARE),
+        None,
+    )
 
 
 def condition_question_with_its_condition(top: Dict[str, Any], tracker: Tracker) -> bool:
@@ -94,6 +126,13 @@ def decline_reply() -> Reply:
     return with_starter_questions("decline", reply_text("decline"), call=[load_clinic().phone])
 
 
+def topic_reply(intent: Optional[str], knowledge: Knowledge) -> Reply:
+    """An uncovered intent's reply: a topic's own (what the article does not say, and what it
+    says nearby: more than a bare decline), else the decline."""
+    topic = knowledge.topics.get(intent or "")
+    return not_covered_reply(topic) if topic else decline_reply()
+
+
 def clarify_reply(choices: List[Answer]) -> Reply:
     """The `clarify` reply: "did you mean ...?" with these answers as buttons."""
     return new_reply(
@@ -126,8 +165,10 @@ class ActionDecline(Action):
 
 
 class ActionClarify(Action):
-    """An unclear message: answer a condition question whose condition is known, give the reply
-    of a not-covered topic likelier than all else, offer the likeliest questions, or decline."""
+    """An unclear message: answer a condition question whose condition is known; decline what
+    the nearest examples say the article does not answer; give the reply of a not-covered topic
+    likelier than all else; offer the likeliest questions (and the one the nearest examples
+    are); or decline."""
 
     def name(self) -> str:
         return "action_clarify"
@@ -140,11 +181,17 @@ class ActionClarify(Action):
         top = ranking[0] if ranking else {"name": OUT_OF_SCOPE, "confidence": 0.0}
         if condition_question_with_its_condition(top, tracker):
             return utter_answers(dispatcher, tracker, choose_answers(top["name"], tracker, knowledge))
-        if top["name"] in knowledge.topics and top["confidence"] >= LIKELIER_THAN_THE_REST:
-            # Likelier this topic than anything else: its honest reply, with what the article
-            # says nearby, tells more than a bare decline.
-            utter(dispatcher, tracker, not_covered_reply(knowledge.topics[top["name"]]))
+        uncovered = nearest_uncovered(tracker, knowledge)
+        if uncovered is not None:
+            utter(dispatcher, tracker, topic_reply(uncovered, knowledge))
+            return []
+        offered = nearest_answer(tracker, knowledge)  # never with an uncovered majority
+        likeliest_topic = top["name"] in knowledge.topics and top["confidence"] >= LIKELIER_THAN_THE_REST
+        if likeliest_topic and offered is None:
+            utter(dispatcher, tracker, topic_reply(top["name"], knowledge))
             return []
         choices = likely_answers(tracker, knowledge)
+        if offered is not None and not choices:
+            choices = choose_answers(offered, tracker, knowledge)
         utter(dispatcher, tracker, clarify_reply(choices) if choices else decline_reply())
         return []

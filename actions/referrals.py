@@ -9,9 +9,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.guidance import decline_reply
+from actions.guidance import topic_reply
 from actions.knowledge import load_knowledge
-from actions.replies import after_care_reply, not_covered_reply, other_language_reply, utter
+from actions.replies import after_care_reply, other_language_reply, utter
 
 LANGUAGE_ENTITY = "language"
 
@@ -25,8 +25,7 @@ class ActionNotCovered(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        topic = load_knowledge().topics.get(tracker.get_intent_of_latest_message())
-        utter(dispatcher, tracker, not_covered_reply(topic) if topic else decline_reply())
+        utter(dispatcher, tracker, topic_reply(tracker.get_intent_of_latest_message(), load_knowledge()))
         return []
 
 

@@ -15,15 +15,13 @@ uncovered intent with the most evidence replaces the prediction, with
 confidence 1.0: the question asks what the article does not say. Costs well under a
 millisecond a message (set lookups on the message's words).
 
-An unclear message (behind an `nlu_fallback`) whose words say nothing the focus-word check can
-use is asked a second question: are its nearest training examples (MiniLM sentence features,
-cosine, the `nearest_examples` nearest of the answers and the uncovered intents) mostly
-questions the article does not answer? Where the similarity-weighted share of uncovered
-neighbours reaches `min_uncovered_share`, the uncovered intent with the most weight among them
-replaces the prediction: "will I feel the needle going in?" sits among anaesthesia questions,
-not among the sedation answer's. Only unclear messages are asked: a message the classifier
-is sure of keeps its answer, and a condition question whose condition is named keeps its own
-check. One matrix-vector product over the training examples' features (about 9,000 x 384).
+An unclear message (still behind an `nlu_fallback` after that) gets a second opinion for the
+action that replies to it (actions/guidance.py): the intents of its nearest training examples
+(MiniLM sentence features, cosine, the `nearest_examples` nearest among the answers' and the
+uncovered intents' examples), each with its similarity-weighted share, in the message's
+`nearest_examples` (`[{"name": str, "share": 0..1}]`, largest first, shares summing to 1).
+"Will I feel the needle going in?" sits among anaesthesia questions, not among the sedation
+answer's. One matrix-vector product over the training examples' features (about 9,000 x 384).
 """
 
 from __future__ import annotations
@@ -51,6 +49,7 @@ from nlu_components.overrides import override_intent
 from nlu_components.paths import project_path
 
 FALLBACK_INTENT = "nlu_fallback"
+NEAREST_EXAMPLES = "nearest_examples"  # message key, in the parse data
 COUNTS_FILE = "intent_lemmas.json"
 EXAMPLES_FILE = "example_features.npz"
 
@@ -68,7 +67,7 @@ def sentence_feature(message: Message) -> Optional[np.ndarray]:
 
 @dataclass(frozen=True)
 class Examples:
-    """The training examples the nearest-examples vote looks among: `features` (n, d) unit
+    """The training examples the nearest-examples opinion looks among: `features` (n, d) unit
     vectors, `intents` (n,) their intent names."""
 
     features: np.ndarray
@@ -121,10 +120,8 @@ class AnswerabilityCheck(GraphComponent):
             "max_confidence": 1.0,
             # Words of several senses that decide nothing ("in general" is not "general anaesthesia").
             "ignored_words": [],
-            # The nearest-examples vote on unclear messages: how many neighbours, and the
-            # similarity-weighted share of them that must be uncovered (above 1.0: never).
+            # How many nearest training examples give their intents to an unclear message.
             "nearest_examples": 10,
-            "min_uncovered_share": 0.5,
         }
 
     def __init__(
@@ -209,10 +206,11 @@ class AnswerabilityCheck(GraphComponent):
             if self._confidence(intent, message) >= self.config["max_confidence"]:
                 continue
             uncovered = self.asked_elsewhere(intent, content_lemmas(message))
-            if uncovered is None and self._unclear(message):
-                uncovered = self.nearest_uncovered(message)
             if uncovered is not None:
                 override_intent(message, uncovered)
+        for message in messages:
+            if (message.get(INTENT) or {}).get("name") == FALLBACK_INTENT:
+                message.set(NEAREST_EXAMPLES, self.nearest_intents(message), add_to_output=True)
         return messages
 
     def _entity_answered(self, intent: str, message: Message) -> bool:
@@ -239,28 +237,22 @@ class AnswerabilityCheck(GraphComponent):
         predicted = (message.get(INTENT) or {}).get("name")
         return ranking[0] if predicted == FALLBACK_INTENT and ranking else predicted
 
-    @staticmethod
-    def _unclear(message: Message) -> bool:
-        return (message.get(INTENT) or {}).get("name") == FALLBACK_INTENT
-
-    def nearest_uncovered(self, message: Message) -> Optional[str]:
-        """The uncovered intent of the message's nearest training examples, when they are at
-        least `min_uncovered_share` uncovered (similarity-weighted), else None."""
+    def nearest_intents(self, message: Message) -> List[Dict[str, Any]]:
+        """The intents of the message's `nearest_examples` nearest training examples, as
+        `[{"name", "share"}]`: each intent's share (0..1, rounded to 3 places) of their cosine
+        similarity, largest first; [] for a message without a sentence feature."""
         vector = sentence_feature(message)
         if vector is None or not len(self.examples.intents):
-            return None
+            return []
         similarity = self.examples.features @ vector
         k = min(self.config["nearest_examples"], len(similarity))
-        nearest = np.argpartition(-similarity, k - 1)[:k]
         weights: Counter = Counter()
-        for index in nearest:
+        for index in np.argpartition(-similarity, k - 1)[:k]:
             weights[str(self.examples.intents[index])] += max(float(similarity[index]), 0.0)
         total = sum(weights.values())
-        uncovered = {name: w for name, w in weights.items() if name in self.uncovered}
-        share = sum(uncovered.values()) / total if total > 0 else 0.0
-        if not uncovered or share < self.config["min_uncovered_share"]:
-            return None
-        return max(uncovered, key=uncovered.__getitem__)
+        if total <= 0:
+            return []
+        return [{"name": name, "share": round(w / total, 3)} for name, w in weights.most_common()]
 
     @staticmethod
     def _confidence(intent: str, message: Message) -> float:

@@ -21,12 +21,16 @@ def tracker(
     entities: Optional[List[Dict[str, Any]]] = None,
     slots: Optional[Dict[str, Any]] = None,
     ranking: Optional[List[Dict[str, Any]]] = None,
+    nearest: Optional[List[Tuple[str, float]]] = None,
 ) -> Tracker:
+    """A tracker whose latest message has this intent, entities, ranking and, for an unclear
+    message, the intents of its `nearest` training examples ((name, share) pairs)."""
     message = {
         "text": "...",
         "intent": {"name": intent, "confidence": 1.0},
         "entities": entities or [],
         "intent_ranking": ranking or [{"name": intent, "confidence": 1.0}],
+        "nearest_examples": [{"name": n, "share": share} for n, share in nearest or []],
     }
     events = [{"event": "user", "text": "...", "input_channel": "rest", "parse_data": message}]
     return Tracker("patient", slots or {}, message, events, False, None, {}, "action_listen")

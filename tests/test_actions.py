@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import yaml
@@ -246,6 +246,48 @@ def test_unclear_message_likelier_a_topic_than_all_else_gets_that_topic_s_reply(
     assert reply["kind"] == "not_covered" and reply["topic"] == "activity_after"
     ranking = unclear(("activity_after", 0.45), ("timing", 0.3), ("recovery", 0.1))
     assert reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))["kind"] == "decline"
+
+
+@pytest.mark.parametrize(
+    "nearest, kind, topic",
+    [
+        # "will i feel the needle going in?": among anaesthesia questions, not the sedation answer's
+        ([("anesthesia_details", 0.81), ("sedation", 0.19)], "not_covered", "anesthesia_details"),
+        # several uncovered intents together are the majority: the likeliest of them replies
+        (
+            [("sedation", 0.45), ("anesthesia_details", 0.3), ("out_of_scope", 0.25)],
+            "not_covered",
+            "anesthesia_details",
+        ),
+        ([("out_of_scope", 0.6), ("sedation", 0.4)], "decline", None),
+        # below the share, the classifier's ranking decides: "did you mean ...?"
+        ([("anesthesia_details", 0.45), ("sedation", 0.55)], "clarify", None),
+    ],
+)
+def test_unclear_message_whose_nearest_examples_are_mostly_uncovered_is_declined(
+    nearest: List[Tuple[str, float]], kind: str, topic: Optional[str]
+) -> None:
+    ranking = unclear(("sedation", 0.35), ("anesthesia_details", 0.31))
+    reply = reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking, nearest=nearest))
+    assert reply["kind"] == kind and reply.get("topic") == topic
+
+
+@pytest.mark.parametrize("share, kind", [(0.81, "clarify"), (0.7, "not_covered")])
+def test_unclear_message_whose_nearest_examples_are_mostly_one_answer_is_offered_it(
+    share: float, kind: str
+) -> None:
+    # "The leaflet says they blow up a little balloon inside the bone. What is the point of that?"
+    ranking = unclear(("procedure_details", 0.58), ("conditions_treated", 0.2))
+    nearest = [("balloon", share), ("procedure_details", 1 - share)]
+    reply = reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking, nearest=nearest))
+    assert reply["kind"] == kind
+    assert reply.get("answer_ids", ["balloon"])[0] == "balloon"  # offered first, or not at all
+
+
+def test_the_nearest_answer_does_not_reorder_what_the_classifier_offers() -> None:
+    ranking = unclear(("sedation", 0.41), ("pain_relief", 0.2))
+    state = tracker("nlu_fallback", ranking=ranking, nearest=[("recovery", 0.9), ("sedation", 0.1)])
+    assert reply_of(ActionClarify(), state)["answer_ids"] == ["sedation", "pain_relief"]
 
 
 @pytest.mark.parametrize("confidence, kind", [(0.61, "answer"), (0.4, "clarify")])

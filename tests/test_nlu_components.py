@@ -27,8 +27,9 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from actions import guidance
 from nlu_components.after_care import AfterCareFinder
-from nlu_components.answerability import AnswerabilityCheck, content_lemmas
+from nlu_components.answerability import NEAREST_EXAMPLES, AnswerabilityCheck, content_lemmas
 from nlu_components.conversation_turns import ConversationTurns
 from nlu_components.language import EnglishWords, LanguageIdentifier, domain_words
 from nlu_components.normalization import (
@@ -321,32 +322,27 @@ def voter(tmp_path: Path, **config: Any) -> AnswerabilityCheck:
     return AnswerabilityCheck.load(settings, storage, resource, context)
 
 
+def test_an_unclear_message_gets_the_intents_of_its_nearest_examples(tmp_path: Path) -> None:
+    """Three nearest of NEIGHBOURS to (0.6, 0.6, 0): anesthesia_details twice (0.78, 0.71) and
+    sedation (0.71): shares of their similarity, largest first, stored in the model and back."""
+    [asked] = voter(tmp_path).process([unclear([0.6, 0.6, 0.0], ["sedation"])])
+    nearest = asked.get(NEAREST_EXAMPLES)
+    assert [n["name"] for n in nearest] == ["anesthesia_details", "sedation"]
+    assert nearest[0]["share"] == pytest.approx(0.678, abs=0.002)
+    assert sum(n["share"] for n in nearest) == pytest.approx(1.0, abs=0.002)
+    assert asked.as_dict(only_output_properties=True)[NEAREST_EXAMPLES] == nearest  # in the parse data
+    assert NEAREST_EXAMPLES == guidance.NEAREST_EXAMPLES  # where the reply's action reads them
+
+
 @pytest.mark.parametrize(
-    "asked, expected",
+    "asked",
     [
-        # Unclear, among questions the article does not answer: the likeliest of them.
-        (unclear([0.95, 0.05, 0.0], ["sedation"]), "anesthesia_details"),
-        # Unclear, among the answers' questions: stays unclear ("did you mean ...?").
-        (unclear([0.1, 0.9, 0.1], ["sedation"]), FALLBACK),
-        # A message the classifier is not unsure of is not asked.
-        (with_feature(message("x", "sedation", ["sedation"], []), [0.95, 0.05, 0.0]), "sedation"),
-        # A condition question naming its condition keeps its own check.
-        (unclear([0.95, 0.05, 0.0], ["conditions_treated"], ("condition",)), FALLBACK),
+        with_feature(message("x", "sedation", ["sedation"], []), [0.95, 0.05, 0.0]),  # not unclear
+        message("no feature", FALLBACK, [FALLBACK], []),  # a payload that skipped NLU
     ],
 )
-def test_an_unclear_message_among_uncovered_questions_is_declined_as_their_topic(
-    tmp_path: Path, asked: Message, expected: str
-) -> None:
-    assert voter(tmp_path).process([asked])[0].get(INTENT)["name"] == expected
-
-
-def test_the_nearest_examples_vote_needs_its_share_and_a_feature(tmp_path: Path) -> None:
-    """Two of three neighbours uncovered is 0.68 of the weight: enough at 0.5, not at 0.8."""
-    between = [0.6, 0.6, 0.0]  # nearest: anesthesia_details twice, sedation
-    assert voter(tmp_path / "a").nearest_uncovered(unclear(between, [])) == "anesthesia_details"
-    strict = voter(tmp_path / "b", min_uncovered_share=0.8)
-    assert strict.nearest_uncovered(unclear(between, [])) is None
-    assert strict.nearest_uncovered(message("no feature", FALLBACK, [FALLBACK], [])) is None
+def test_only_an_unclear_message_with_a_feature_gets_nearest_intents(tmp_path: Path, asked: Message) -> None:
+    assert not voter(tmp_path).process([asked])[0].get(NEAREST_EXAMPLES)
 
 
 @pytest.mark.parametrize(
