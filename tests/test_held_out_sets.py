@@ -88,6 +88,15 @@ def test_no_training_example_nearly_repeats_a_held_out_message() -> None:
     assert not found, "\n".join(found)
 
 
+def test_no_tuning_case_nearly_repeats_a_held_out_case() -> None:
+    """The patient-questions parts stay apart: fitting on the tuning part never fits the held-out."""
+    part = "patient_questions/tuning.yml"
+    tuning = [(part, c["text"]) for c in yaml.safe_load((TESTS / part).read_text())["cases"]]
+    held_out = [(s, t) for s, t in held_out_messages() if s == "patient_questions/heldout.yml"]
+    found = near_duplicates(held_out, tuning)
+    assert not found, f"{len(found)} tuning cases nearly repeat held-out ones"
+
+
 def test_the_near_duplicate_check_finds_a_reworded_copy() -> None:
     held_out = [("set", "is the bone cement toxic, does it stay in you forever")]
     copy = "Is the bone cement toxic?? Does it stay in you forever then"

@@ -8,7 +8,7 @@ import re
 
 import yaml
 
-from actions.guidance import DECLINE_ODDS
+from actions.guidance import DECLINE_ODDS, NEAREST_ANSWER_SHARE, NEAREST_UNCOVERED_SHARE
 from evaluation import patient_questions
 from evaluation.benchmark import LATEST_REPORT, README_BEGIN, README_END, markdown
 from evaluation.sms_segments import measure, sentence, summary
@@ -37,7 +37,8 @@ def test_the_readme_states_the_thresholds_the_code_uses() -> None:
     assert int(stated("focus-word examples")) == answerability["min_examples"]
     assert float(stated("answer confidence")) == answerability["max_confidence"]
     assert int(stated("nearest examples")) == answerability["nearest_examples"]
-    assert float(stated("uncovered share")) == answerability["min_uncovered_share"]
+    assert float(stated("uncovered share")) == NEAREST_UNCOVERED_SHARE
+    assert float(stated("answer share")) == NEAREST_ANSWER_SHARE
     conversation = PIPELINE["nlu_components.conversation_turns.ConversationTurns"]
     assert float(stated("conversation threshold")) == conversation["threshold"]
     assert float(stated("classifier red-flag confidence")) == CLASSIFIER_CONFIDENCE
