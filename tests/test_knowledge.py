@@ -14,8 +14,7 @@ from actions import knowledge
 from actions.answers import answer_reply
 from actions.clinic import load_clinic
 from actions.knowledge import ANSWERS_PATH, ARTICLE_PATH, NOT_COVERED_PATH, Reference, load_knowledge
-from actions.referrals import not_covered_reply
-from actions.replies import REPLIES_PATH, red_flag_kinds
+from actions.replies import REPLIES_PATH, not_covered_reply, red_flag_kinds
 from actions.reply import buttons_for, reference_label
 from channels.text_output import render_text
 from nlu_components.paths import PROJECT_ROOT

@@ -21,8 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from actions.clinic import load_clinic
 from actions.guidance import decline_reply
 from actions.knowledge import load_knowledge
-from actions.referrals import not_covered_reply
-from actions.replies import after_care_reply, other_language_reply, safety_note
+from actions.replies import after_care_reply, not_covered_reply, other_language_reply, safety_note
 from evaluation.servers import Assistant
 from nlu_components.paths import PROJECT_ROOT
 
