@@ -258,7 +258,9 @@ def test_the_widget_channel_masks_before_storing(assistant: Assistant) -> None:
         timeout=60,
     )
     response.raise_for_status()
-    assert {"answer", "not_covered", "decline"} & {r["custom"]["kind"] for r in response.json()}
+    # Understood despite the personal details: an answer, an honest decline or "did you mean ...?"
+    # ("is it painful?" is unclear: during the procedure, or afterwards?).
+    assert {"answer", "not_covered", "decline", "clarify"} & {r["custom"]["kind"] for r in response.json()}
     assert_nothing_personal_stored(assistant, sender)
 
 
