@@ -84,6 +84,19 @@ def test_the_question_asked_decides_the_answer(ask: Chat, question: str, answer:
     assert reply["kind"] in {"answer", "clarify"} and reply["answer_ids"][0] == answer, reply
 
 
+def test_an_unclear_message_takes_the_second_opinion_of_its_nearest_examples(ask: Chat) -> None:
+    # Among anaesthesia questions, not the sedation answer's: that topic's honest reply.
+    (reply,) = ask("will i feel the needle going in")
+    assert reply["kind"] == "not_covered" and reply["topic"] == "anesthesia_details"
+    # DIET leans to the hospital-stay topic ("hospital"); the nearest examples are all
+    # vertebroplasty comparisons: offered, not declined.
+    (reply,) = ask(
+        "the surgeon at the other hospital talked about vertebroplasty but you lot say kyphoplasty, "
+        "are they the same thing or not"
+    )
+    assert reply["kind"] == "clarify" and reply["answer_ids"][0] == "vs_vertebroplasty"
+
+
 def test_how_soon_back_to_work_says_what_the_article_says_of_recovery(ask: Chat) -> None:
     (reply,) = ask("how soon could I go back to my job?")
     quoted = [quote["id"] for quote in reply["quotes"]]
