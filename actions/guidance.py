@@ -62,10 +62,23 @@ def likelier_not_covered(ranking: List[Dict[str, Any]], knowledge: Knowledge) ->
     return ranking[0]["name"] in not_covered or declined >= DECLINE_ODDS * answered
 
 
+def nearest_examples(tracker: Tracker) -> List[Dict[str, Any]]:
+    """The latest message's nearest examples (`[{"name": str, "share": 0..1}]`), well-formed
+    entries only: none for a message that skipped NLU or events posted in another shape."""
+    nearest = tracker.latest_message.get(NEAREST_EXAMPLES)
+    if not isinstance(nearest, list):
+        return []
+    return [
+        n
+        for n in nearest
+        if isinstance(n, dict) and isinstance(n.get("name"), str) and isinstance(n.get("share"), (int, float))
+    ]
+
+
 def nearest_uncovered(tracker: Tracker, knowledge: Knowledge) -> Optional[str]:
     """The likeliest uncovered intent of the message's nearest examples, if together they hold
     NEAREST_UNCOVERED_SHARE of them, else None."""
-    nearest = tracker.latest_message.get(NEAREST_EXAMPLES) or []
+    nearest = nearest_examples(tracker)
     uncovered = [n for n in nearest if n["name"] == OUT_OF_SCOPE or n["name"] in knowledge.topics]
     if uncovered and sum(n["share"] for n in uncovered) >= NEAREST_UNCOVERED_SHARE:
         return max(uncovered, key=lambda n: n["share"])["name"]
@@ -74,7 +87,7 @@ def nearest_uncovered(tracker: Tracker, knowledge: Knowledge) -> Optional[str]:
 
 def nearest_answer(tracker: Tracker, knowledge: Knowledge) -> Optional[str]:
     """The answer whose questions hold NEAREST_ANSWER_SHARE of the message's nearest examples."""
-    nearest = tracker.latest_message.get(NEAREST_EXAMPLES) or []
+    nearest = nearest_examples(tracker)
     return next(
         (n["name"] for n in nearest if n["name"] in knowledge.answers and n["share"] >= NEAREST_ANSWER_SHARE),
         None,
@@ -97,6 +110,13 @@ def condition_question_with_its_condition(top: Dict[str, Any], tracker: Tracker)
     )
 
 
+def asks_about_named_condition(tracker: Tracker, ranking: List[Dict[str, Any]]) -> bool:
+    """Whether the message names a condition and a condition question is among its CONDITION_RANKS
+    likeliest intents (`ranking`): its condition's answer is offered, never declined."""
+    about_condition = any(r["name"] in CONDITION_INTENTS for r in ranking[:CONDITION_RANKS])
+    return bool(message_condition(tracker)) and about_condition
+
+
 def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
     """The likeliest answers to an unclear message, or none if it is likelier not covered, unless
     it names a condition and a condition question is among the likeliest intents.
@@ -109,8 +129,7 @@ def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
     ranking = ranking_without_fallback(tracker)
     condition = message_condition(tracker)
     named = [knowledge.answer_for_condition(condition)] if condition else []
-    about_condition = any(r["name"] in CONDITION_INTENTS for r in ranking[:CONDITION_RANKS])
-    if likelier_not_covered(ranking, knowledge) and not (named and about_condition):
+    if likelier_not_covered(ranking, knowledge) and not asks_about_named_condition(tracker, ranking):
         return []
     ranked: List[Answer] = []
     for r in ranking:
@@ -166,9 +185,10 @@ class ActionDecline(Action):
 
 class ActionClarify(Action):
     """An unclear message: answer a condition question whose condition is known; decline what
-    the nearest examples say the article does not answer; give the reply of a not-covered topic
-    likelier than all else; offer the likeliest questions (and the one the nearest examples
-    are); or decline."""
+    the nearest examples say the article does not answer (unless it names a condition a likely
+    condition question asks about); give the reply of a not-covered topic likelier than all
+    else; offer the likeliest questions, or, where there are none, the answer the nearest
+    examples mostly are; or decline."""
 
     def name(self) -> str:
         return "action_clarify"
@@ -181,7 +201,8 @@ class ActionClarify(Action):
         top = ranking[0] if ranking else {"name": OUT_OF_SCOPE, "confidence": 0.0}
         if condition_question_with_its_condition(top, tracker):
             return utter_answers(dispatcher, tracker, choose_answers(top["name"], tracker, knowledge))
-        uncovered = nearest_uncovered(tracker, knowledge)
+        named_condition = asks_about_named_condition(tracker, ranking)
+        uncovered = None if named_condition else nearest_uncovered(tracker, knowledge)
         if uncovered is not None:
             utter(dispatcher, tracker, topic_reply(uncovered, knowledge))
             return []

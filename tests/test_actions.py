@@ -272,6 +272,30 @@ def test_unclear_message_whose_nearest_examples_are_mostly_uncovered_is_declined
     assert reply["kind"] == kind and reply.get("topic") == topic
 
 
+def test_a_named_condition_a_likely_condition_question_asks_about_is_never_declined_by_the_vote() -> None:
+    # "mum has osteoporosis, would it help her pain?": the unlisted-conditions reply would be wrong
+    ranking = unclear(("pain_relief", 0.35), ("conditions_treated", 0.3), ("out_of_scope", 0.2))
+    nearest = [("unlisted_conditions", 0.55), ("conditions_treated", 0.45)]
+    state = tracker(
+        "nlu_fallback", entities=entities("condition", "osteoporosis"), ranking=ranking, nearest=nearest
+    )
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == "clarify" and "condition_osteoporosis" in reply["answer_ids"]
+
+
+@pytest.mark.parametrize(
+    "nearest",
+    [None, "anesthesia_details", ["anesthesia_details"], [{"name": "anesthesia_details"}], {"share": 0.9}],
+)
+def test_missing_or_malformed_nearest_examples_leave_the_classifier_to_decide(nearest: Any) -> None:
+    state = tracker("nlu_fallback", ranking=unclear(("sedation", 0.41), ("pain_relief", 0.2)))
+    if nearest is None:
+        del state.latest_message["nearest_examples"]  # a message that skipped NLU
+    else:
+        state.latest_message["nearest_examples"] = nearest  # events posted in another shape
+    assert reply_of(ActionClarify(), state)["answer_ids"] == ["sedation", "pain_relief"]
+
+
 @pytest.mark.parametrize("share, kind", [(0.81, "clarify"), (0.7, "not_covered")])
 def test_unclear_message_whose_nearest_examples_are_mostly_one_answer_is_offered_it(
     share: float, kind: str
