@@ -165,8 +165,10 @@ class AnswerabilityCheck(GraphComponent):
     ) -> AnswerabilityCheck:
         with model_storage.read_from(resource) as directory:
             counts = json.loads((Path(directory) / COUNTS_FILE).read_text(encoding="utf-8"))
-            with np.load(Path(directory) / EXAMPLES_FILE) as stored:
-                examples = Examples(stored["features"].astype(np.float32), stored["intents"])
+            examples = Examples.empty()  # a model trained before they were kept: no second opinion
+            if (Path(directory) / EXAMPLES_FILE).is_file():
+                with np.load(Path(directory) / EXAMPLES_FILE) as stored:
+                    examples = Examples(stored["features"].astype(np.float32), stored["intents"])
         return cls(config, model_storage, resource, counts, examples)
 
     def train(self, training_data: TrainingData) -> Resource:

@@ -334,6 +334,15 @@ def test_an_unclear_message_gets_the_intents_of_its_nearest_examples(tmp_path: P
     assert NEAREST_EXAMPLES == guidance.NEAREST_EXAMPLES  # where the reply's action reads them
 
 
+def test_a_model_trained_before_the_nearest_examples_loads_without_them(tmp_path: Path) -> None:
+    storage, resource = LocalModelStorage(tmp_path), Resource("answerability")
+    with storage.write_to(resource) as directory:
+        (directory / "intent_lemmas.json").write_text("{}", encoding="utf-8")
+    context = ExecutionContext(GraphSchema({}))
+    old = AnswerabilityCheck.load(AnswerabilityCheck.get_default_config(), storage, resource, context)
+    assert old.process([unclear([0.6, 0.6, 0.0], ["sedation"])])[0].get(NEAREST_EXAMPLES) == []
+
+
 @pytest.mark.parametrize(
     "asked",
     [
