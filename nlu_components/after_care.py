@@ -12,6 +12,8 @@ decides; an emergency or a message in another language still wins).
 
 from __future__ import annotations
 
+from typing import Set
+
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
@@ -36,6 +38,20 @@ PAST_PROCEDURE = [
     f"post {PROCEDURE}",
     "day # after|post|since",
     "day # of recovery",
+]
+# The procedure is still to come: "I'm having kyphoplasty next month", "before my op".
+AHEAD = [
+    f"{PROCEDURE} next|upcoming|tomorrow|soon",
+    f"{PROCEDURE} * next|upcoming|tomorrow|soon",
+    f"next|upcoming|planned|scheduled|booked * {PROCEDURE}",
+    f"=going to have|get * {PROCEDURE}",
+    "=going to have|get it",
+    "=having|getting it * next|tomorrow|soon",
+    f"=undergoing|considering|having|getting * {PROCEDURE}",
+    f"=undergoing|considering|having|getting * * {PROCEDURE}",
+    f"=before|ahead * {PROCEDURE}",
+    f"=before|ahead * * {PROCEDURE}",
+    f"=thinking about|of * {PROCEDURE}",
 ]
 FEELING = [
     "pain|painful|sore|soreness|hurt|hurts|hurting|ache|aching|achy|stiff|stiffness|bruise|bruised|bruising",
@@ -65,7 +81,15 @@ class AfterCareFinder:
         self.matcher = Matcher(nlp.vocab)
         self.matcher.add("PAST_PROCEDURE", [token_pattern(p, nlp) for p in PAST_PROCEDURE])
         self.matcher.add("FEELING", [token_pattern(p, nlp) for p in FEELING])
+        self.matcher.add("AHEAD", [token_pattern(p, nlp) for p in AHEAD])
+
+    def _found(self, doc: Doc) -> Set[str]:
+        return {self.matcher.vocab.strings[match_id] for match_id, _, _ in self.matcher(doc)}
 
     def describes_after_care(self, doc: Doc) -> bool:
-        found = {self.matcher.vocab.strings[match_id] for match_id, _, _ in self.matcher(doc)}
-        return {"PAST_PROCEDURE", "FEELING"} <= found
+        return {"PAST_PROCEDURE", "FEELING"} <= self._found(doc)
+
+    def procedure_ahead(self, doc: Doc) -> bool:
+        """The doc says the procedure is still to come, and nowhere that it has happened."""
+        found = self._found(doc)
+        return "AHEAD" in found and "PAST_PROCEDURE" not in found

@@ -34,7 +34,7 @@ AUXILIARIES = {
     "be", "do", "can", "could", "will", "would", "should", "shall", "may", "might", "must", "have",
     "is", "are", "am", "was", "were", "does", "did", "has", "had", "ca", "wo", "is'nt", "isnt", "arent",
 }  # fmt: skip
-# Auxiliaries that open a question whatever follows ("does kyphoplasty help?", "is the cement
+# Auxiliaries that open a question before its subject ("does kyphoplasty help?", "is the cement
 # toxic?"); the others ("had", "was", "have") often open a statement ("had it done in May",
 # "was told I need it") and make a question only before a pronoun ("have you...", "was it...").
 QUESTION_OPENERS = {
@@ -52,6 +52,15 @@ QUESTION_OPENERS = {
     "may",
     "might",
 }
+# Words that follow an opener in a statement's clause whose subject came before the comma
+# ("she had it, is still sore and can barely walk", "he may need another one"): no subject
+# follows, so no question opens. The pipeline has no part-of-speech tagger, hence a list.
+NO_SUBJECT = {
+    "still", "also", "always", "never", "not", "just", "really", "barely", "hardly", "probably",
+    "definitely", "be", "being", "been", "going", "need", "needs", "get", "getting", "have",
+    "having", "take", "taking", "feel", "feeling", "see", "seeing", "go", "come", "walk", "sit",
+    "stand", "sleep", "start", "make", "keep", "only", "now",
+}  # fmt: skip
 # Lemmas of a clause's first word that make it a question or a request for information.
 REQUEST_VERBS = {"tell", "explain", "describe", "wonder", "wondering", "know", "curious", "ask", "asking"}
 # A request a few words in: "he just wants to know if...", "we were wondering whether...".
@@ -118,9 +127,8 @@ def is_question(clause: Span) -> bool:
     following = clause.doc[start + 1] if start + 1 < clause.end else None
     if following is None:
         return False
-    return (first.lower_ in QUESTION_OPENERS and following.is_alpha) or (
-        first.lower_ in AUXILIARIES and following.lower_ in PRONOUNS | {"n't", "nt", "not"}
-    )
+    opens = first.lower_ in QUESTION_OPENERS and following.is_alpha and following.lower_ not in NO_SUBJECT
+    return opens or (first.lower_ in AUXILIARIES and following.lower_ in PRONOUNS | {"n't", "nt", "not"})
 
 
 def _requests(clause: Span, start: int) -> bool:

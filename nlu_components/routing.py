@@ -9,7 +9,8 @@ and decides in this order:
    (nlu_components/after_care.py) -> `after_care`, unless it is small talk; and an unclear
    message whose likeliest intent is `after_care`: for someone who may have had the procedure,
    "call the clinic today, and these are the signs to call 911 for" is the safe reply, safer
-   than "did you mean".
+   than "did you mean". Not when the message says the procedure is still to come ("I'm having
+   it next month, how long is the recovery?"): that is a question before it, and stays unclear.
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ class SafetyRouting(StatelessComponent):
         doc = message.get(FULL_TEXT_DOC) or message.get(SPACY_DOCS[TEXT])
         if predicted not in SMALL_TALK and doc is not None and self._after_care.describes_after_care(doc):
             return AFTER_CARE_INTENT
-        if predicted == FALLBACK_INTENT and _top_intent(message) == AFTER_CARE_INTENT:
+        if (
+            predicted == FALLBACK_INTENT
+            and _top_intent(message) == AFTER_CARE_INTENT
+            and not (doc is not None and self._after_care.procedure_ahead(doc))
+        ):
             return AFTER_CARE_INTENT
         return None

@@ -149,6 +149,12 @@ def test_the_normalizer_reads_the_domain_stored_in_the_model(tmp_path: Path) -> 
         ),
         ("was told i need the balloon procedure, is the cement safe", "is the cement safe"),
         ("what is kyphoplasty", None),
+        # an opener with no subject after it continues a statement: no question opens there
+        (
+            "my mum had it on friday, is still sore and can barely walk. how long does soreness last?",
+            "how long does soreness last?",
+        ),
+        ("the doctor says he may need another one, will be seeing him monday", None),
     ],
 )
 def test_the_question_decides_and_the_story_stays_context(message: str, focus: Any) -> None:
@@ -394,6 +400,22 @@ def test_an_unclear_message_most_likely_after_care_gets_the_after_care_reply() -
     assert SafetyRouting().process([unclear], NLP_MODEL)[0].get(INTENT)["name"] == "after_care"
     other = message(text, "nlu_fallback", ["aftercare_instructions", "after_care"], [])
     assert SafetyRouting().process([other], NLP_MODEL)[0].get(INTENT)["name"] == "nlu_fallback"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("I'm undergoing kyphoplasty next month, how long is the recovery period?", "nlu_fallback"),
+        ("having it next week, how long till i can drive", "nlu_fallback"),
+        # said to be ahead and also to have happened: the after-care reply stays the safe one
+        ("had the op last week, going to have another one next month, still sore", "after_care"),
+    ],
+)
+def test_an_unclear_question_before_the_procedure_is_not_taken_for_after_care(
+    text: str, expected: str
+) -> None:
+    unclear = message(text, "nlu_fallback", ["after_care", "recovery"], [])
+    assert SafetyRouting().process([unclear], NLP_MODEL)[0].get(INTENT)["name"] == expected
 
 
 def test_a_classifier_red_flag_behind_an_unclear_message_is_still_an_emergency() -> None:
