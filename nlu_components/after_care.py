@@ -89,7 +89,10 @@ class AfterCareFinder:
     def describes_after_care(self, doc: Doc) -> bool:
         return {"PAST_PROCEDURE", "FEELING"} <= self._found(doc)
 
-    def procedure_ahead(self, doc: Doc) -> bool:
-        """The doc says the procedure is still to come, and nowhere that it has happened."""
+    def may_describe_after_care(self, doc: Doc) -> bool:
+        """The doc says the procedure has happened or how the patient feels, and not that the
+        procedure is still to come (unless it also says it has happened)."""
         found = self._found(doc)
-        return "AHEAD" in found and "PAST_PROCEDURE" not in found
+        if "PAST_PROCEDURE" in found:
+            return True
+        return "FEELING" in found and "AHEAD" not in found

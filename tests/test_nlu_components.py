@@ -407,6 +407,8 @@ def test_an_unclear_message_most_likely_after_care_gets_the_after_care_reply() -
     [
         ("I'm undergoing kyphoplasty next month, how long is the recovery period?", "nlu_fallback"),
         ("having it next week, how long till i can drive", "nlu_fallback"),
+        ("Kindly tell me what is the recovery period, my father is 76", "nlu_fallback"),  # says neither
+        ("still really sore, is that normal", "after_care"),
         # said to be ahead and also to have happened: the after-care reply stays the safe one
         ("had the op last week, going to have another one next month, still sore", "after_care"),
     ],
