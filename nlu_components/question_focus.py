@@ -55,12 +55,15 @@ QUESTION_OPENERS = {
 # Words that follow an opener in a statement's clause whose subject came before the comma
 # ("she had it, is still sore and can barely walk", "he may need another one"): no subject
 # follows, so no question opens. The pipeline has no part-of-speech tagger, hence a list.
+# A gerund can be a subject ("could having it mean no big surgery?"), so none is listed.
 NO_SUBJECT = {
     "still", "also", "always", "never", "not", "just", "really", "barely", "hardly", "probably",
-    "definitely", "be", "being", "been", "going", "need", "needs", "get", "getting", "have",
-    "having", "take", "taking", "feel", "feeling", "see", "seeing", "go", "come", "walk", "sit",
-    "stand", "sleep", "start", "make", "keep", "only", "now",
+    "definitely", "be", "been", "need", "needs", "get", "have", "take", "feel", "see", "go",
+    "come", "walk", "sit", "stand", "sleep", "start", "make", "keep", "only", "now",
 }  # fmt: skip
+# After a comma these open a relative clause (", which frankly terrifies me", ", who is 80"),
+# and "when" and "where" open a question only before an auxiliary (", when can I drive?").
+RELATIVES = {"which", "who", "whose", "when", "where"}
 # Lemmas of a clause's first word that make it a question or a request for information.
 REQUEST_VERBS = {"tell", "explain", "describe", "wonder", "wondering", "know", "curious", "ask", "asking"}
 # A request a few words in: "he just wants to know if...", "we were wondering whether...".
@@ -122,9 +125,11 @@ def is_question(clause: Span) -> bool:
     if start is None:
         return False
     first = clause.doc[start]
+    following = clause.doc[start + 1] if start + 1 < clause.end else None
+    if first.lower_ in RELATIVES and clause.start > 0 and clause.doc[clause.start - 1].text == ",":
+        return first.lower_ in {"when", "where"} and following is not None and following.lower_ in AUXILIARIES
     if first.lower_ in WH_WORDS or first.lemma_ in REQUEST_VERBS or _requests(clause, start):
         return True
-    following = clause.doc[start + 1] if start + 1 < clause.end else None
     if following is None:
         return False
     opens = first.lower_ in QUESTION_OPENERS and following.is_alpha and following.lower_ not in NO_SUBJECT

@@ -155,6 +155,15 @@ def test_the_normalizer_reads_the_domain_stored_in_the_model(tmp_path: Path) -> 
             "how long does soreness last?",
         ),
         ("the doctor says he may need another one, will be seeing him monday", None),
+        (  # a gerund after the opener is its subject; ", which..." after a comma is no question
+            "my surgeon mentioned a big operation with rods, which frankly terrifies me. could having"
+            " kyphoplasty mean i dont need the major surgery",
+            "could having kyphoplasty mean i dont need the major surgery",
+        ),
+        (
+            "my mum, who is 84, fell in march, when could she have the balloon procedure",
+            "when could she have the balloon procedure",
+        ),
     ],
 )
 def test_the_question_decides_and_the_story_stays_context(message: str, focus: Any) -> None:
