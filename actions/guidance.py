@@ -186,7 +186,8 @@ class ActionDecline(Action):
 class ActionClarify(Action):
     """An unclear message: answer a condition question whose condition is known; decline what
     the nearest examples say the article does not answer (unless it names a condition a likely
-    condition question asks about); give the reply of a not-covered topic likelier than all
+    condition question asks about, or the classifier finds one answer likelier than all the
+    other intents together); give the reply of a not-covered topic likelier than all
     else; offer the likeliest questions, or, where there are none, the answer the nearest
     examples mostly are; or decline."""
 
@@ -201,8 +202,11 @@ class ActionClarify(Action):
         top = ranking[0] if ranking else {"name": OUT_OF_SCOPE, "confidence": 0.0}
         if condition_question_with_its_condition(top, tracker):
             return utter_answers(dispatcher, tracker, choose_answers(top["name"], tracker, knowledge))
+        # The vote never declines what the classifier finds one answer likelier than all else:
+        # the two disagree, and "did you mean ...?" asks rather than tells.
+        likeliest_answer = top["name"] in knowledge.answers and top["confidence"] >= LIKELIER_THAN_THE_REST
         named_condition = asks_about_named_condition(tracker, ranking)
-        uncovered = None if named_condition else nearest_uncovered(tracker, knowledge)
+        uncovered = None if named_condition or likeliest_answer else nearest_uncovered(tracker, knowledge)
         if uncovered is not None:
             utter(dispatcher, tracker, topic_reply(uncovered, knowledge))
             return []
