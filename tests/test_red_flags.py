@@ -96,6 +96,11 @@ def test_negated_hypothetical_and_long_standing_red_flags_are_mentions(text: str
         ("im scared i might do something silly tonight", "self_harm"),
         ("i think dad has a blood clot in his lung, he had the op tuesday", "breathing"),
         ("mum is so short of puff she cant finish a sentence", "breathing"),
+        (
+            "honestly i dont see the point anymore, everyone would be better off if i just didnt wake up",
+            "self_harm",
+        ),
+        ("they'd all be happier if i never woke up", "self_harm"),
     ],
 )
 def test_emergencies_in_everyday_words(text: str, kind: str) -> None:
@@ -132,6 +137,8 @@ def test_words_of_other_languages_are_not_taken_for_typos() -> None:
         "the price nearly gave me a heart attack",
         "I can't stand the pain in my legs any more, will this help?",
         "can i have a puff of my inhaler before the procedure",
+        "what if i didn't wake up from the anaesthetic",
+        "id feel better if i didnt wake up so early",
     ],
 )
 def test_idioms_and_ordinary_questions_are_not_red_flags(text: str) -> None:
