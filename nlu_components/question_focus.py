@@ -62,7 +62,7 @@ NO_SUBJECT = {
     "come", "walk", "sit", "stand", "sleep", "start", "make", "keep", "only", "now",
 }  # fmt: skip
 # After a comma these open a relative clause (", which frankly terrifies me", ", who is 80"),
-# and "when" and "where" open a question only before an auxiliary (", when can I drive?").
+# and a question only in a question's word order (", when can I drive", ", which kind will they use").
 RELATIVES = {"which", "who", "whose", "when", "where"}
 # Lemmas of a clause's first word that make it a question or a request for information.
 REQUEST_VERBS = {"tell", "explain", "describe", "wonder", "wondering", "know", "curious", "ask", "asking"}
@@ -104,6 +104,9 @@ PRONOUNS = {
     "mom",
     "dad",
 }
+# A condition first, then the question: "if I go ahead with it will it help the pain" (an opener
+# before a pronoun further in: the inverted word order of a question).
+CONDITIONS = {"if", "once", "after", "before", "unless"}
 # A question needs at least this many content words to be understood without its story.
 MIN_CONTENT_WORDS = 2
 
@@ -117,8 +120,8 @@ def _first_word(clause: Span) -> Optional[int]:
 
 
 def is_question(clause: Span) -> bool:
-    """A question mark, or an opening wh-word, question opener, auxiliary before a pronoun or
-    request verb ("tell me...")."""
+    """A question mark, or an opening wh-word, question opener, auxiliary before a pronoun,
+    request verb ("tell me...") or condition before a question ("if..., will it...")."""
     if any(token.text == "?" for token in clause):
         return True
     start = _first_word(clause)
@@ -127,13 +130,27 @@ def is_question(clause: Span) -> bool:
     first = clause.doc[start]
     following = clause.doc[start + 1] if start + 1 < clause.end else None
     if first.lower_ in RELATIVES and clause.start > 0 and clause.doc[clause.start - 1].text == ",":
-        return first.lower_ in {"when", "where"} and following is not None and following.lower_ in AUXILIARIES
+        opens = (
+            first.lower_ in {"when", "where"} and following is not None and following.lower_ in AUXILIARIES
+        )
+        return opens or _inverted(clause, start + 1)  # ", which kind will they use"
     if first.lower_ in WH_WORDS or first.lemma_ in REQUEST_VERBS or _requests(clause, start):
+        return True
+    if first.lower_ in CONDITIONS and _inverted(clause, start + 2):
         return True
     if following is None:
         return False
     opens = first.lower_ in QUESTION_OPENERS and following.is_alpha and following.lower_ not in NO_SUBJECT
     return opens or (first.lower_ in AUXILIARIES and following.lower_ in PRONOUNS | {"n't", "nt", "not"})
+
+
+def _inverted(clause: Span, start: int) -> bool:
+    """A question opener before a pronoun from `start` (a doc index) on: "... will it help"."""
+    doc = clause.doc
+    return any(
+        doc[i].lower_ in QUESTION_OPENERS and doc[i + 1].lower_ in PRONOUNS
+        for i in range(start, clause.end - 1)
+    )
 
 
 def _requests(clause: Span, start: int) -> bool:

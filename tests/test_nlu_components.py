@@ -149,6 +149,15 @@ def test_the_normalizer_reads_the_domain_stored_in_the_model(tmp_path: Path) -> 
         ),
         ("was told i need the balloon procedure, is the cement safe", "is the cement safe"),
         ("what is kyphoplasty", None),
+        (  # a condition, then the question in a question's word order
+            "ive been stuck on the sofa for weeks, i have honestly had enough. if i go ahead with the"
+            " kyphoplasty will it actually help with the pain",
+            "if i go ahead with the kyphoplasty will it actually help with the pain",
+        ),
+        (  # a condition, then a statement
+            "if mum has it done she stays with us. how long is the recovery after kyphoplasty?",
+            "how long is the recovery after kyphoplasty?",
+        ),
         # an opener with no subject after it continues a statement: no question opens there
         (
             "my mum had it on friday, is still sore and can barely walk. how long does soreness last?",
@@ -163,6 +172,10 @@ def test_the_normalizer_reads_the_domain_stored_in_the_model(tmp_path: Path) -> 
         (
             "my mum, who is 84, fell in march, when could she have the balloon procedure",
             "when could she have the balloon procedure",
+        ),
+        (  # "which" and a noun in a question's word order: a question
+            "my grandmother has dementia and gets muddled, which sedation do they use for kyphoplasty",
+            "which sedation do they use for kyphoplasty",
         ),
     ],
 )
