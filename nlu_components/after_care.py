@@ -39,18 +39,23 @@ PAST_PROCEDURE = [
     "day # after|post|since",
     "day # of recovery",
 ]
-# The procedure is still to come: "I'm having kyphoplasty next month", "before my op".
+# The procedure is still to come, said with a date or a plan: "I'm having kyphoplasty next month",
+# "she is booked in for the procedure". Not "before": "worse than before the op" is after-care.
+DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 AHEAD = [
-    f"{PROCEDURE} next|upcoming|tomorrow|soon",
-    f"{PROCEDURE} * next|upcoming|tomorrow|soon",
-    f"next|upcoming|planned|scheduled|booked * {PROCEDURE}",
-    f"=going to have|get * {PROCEDURE}",
-    "=going to have|get it",
-    "=having|getting it * next|tomorrow|soon",
-    f"=undergoing|considering|having|getting * {PROCEDURE}",
-    f"=undergoing|considering|having|getting * * {PROCEDURE}",
-    f"=before|ahead * {PROCEDURE}",
-    f"=before|ahead * * {PROCEDURE}",
+    f"{PROCEDURE} next week|month|year|{DAYS}",
+    f"{PROCEDURE} * next week|month|year|{DAYS}",
+    f"{PROCEDURE} * * next week|month|year|{DAYS}",
+    f"{PROCEDURE} tomorrow",
+    f"{PROCEDURE} * tomorrow",
+    "=having|getting it next|tomorrow",
+    "=having|getting it * next|tomorrow",
+    f"upcoming|scheduled|booked|planned * {PROCEDURE}",
+    f"upcoming|scheduled|booked|planned * * {PROCEDURE}",
+    f"booked|scheduled in for * {PROCEDURE}",
+    f"=going to have * {PROCEDURE}",
+    f"=undergoing|considering * {PROCEDURE}",
+    f"=undergoing|considering * * {PROCEDURE}",
     f"=thinking about|of * {PROCEDURE}",
 ]
 FEELING = [
@@ -89,10 +94,7 @@ class AfterCareFinder:
     def describes_after_care(self, doc: Doc) -> bool:
         return {"PAST_PROCEDURE", "FEELING"} <= self._found(doc)
 
-    def may_describe_after_care(self, doc: Doc) -> bool:
-        """The doc says the procedure has happened or how the patient feels, and not that the
-        procedure is still to come (unless it also says it has happened)."""
+    def procedure_ahead(self, doc: Doc) -> bool:
+        """The doc says the procedure is still to come, and nowhere that it has happened."""
         found = self._found(doc)
-        if "PAST_PROCEDURE" in found:
-            return True
-        return "FEELING" in found and "AHEAD" not in found
+        return "AHEAD" in found and "PAST_PROCEDURE" not in found

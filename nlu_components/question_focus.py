@@ -107,6 +107,7 @@ PRONOUNS = {
 # A condition first, then the question: "if I go ahead with it will it help the pain" (an opener
 # before a pronoun further in: the inverted word order of a question).
 CONDITIONS = {"if", "once", "after", "before", "unless"}
+SUBJECTS = {"i", "you", "he", "she", "it", "we", "they"}
 # A question needs at least this many content words to be understood without its story.
 MIN_CONTENT_WORDS = 2
 
@@ -145,11 +146,14 @@ def is_question(clause: Span) -> bool:
 
 
 def _inverted(clause: Span, start: int) -> bool:
-    """A question opener before a pronoun from `start` (a doc index) on: "... will it help"."""
+    """A question opener before a subject pronoun from `start` (a doc index) on, not itself after
+    a subject or an auxiliary: "... will it help", not "she could do it" or "my bones are that"."""
     doc = clause.doc
     return any(
-        doc[i].lower_ in QUESTION_OPENERS and doc[i + 1].lower_ in PRONOUNS
-        for i in range(start, clause.end - 1)
+        doc[i].lower_ in QUESTION_OPENERS
+        and doc[i + 1].lower_ in SUBJECTS
+        and doc[i - 1].lower_ not in SUBJECTS | AUXILIARIES | {"to", "not", "n't", "nt"}
+        for i in range(max(start, 1), clause.end - 1)
     )
 
 

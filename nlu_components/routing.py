@@ -9,9 +9,9 @@ and decides in this order:
    (nlu_components/after_care.py) -> `after_care`, unless it is small talk; and an unclear
    message whose likeliest intent is `after_care`: for someone who may have had the procedure,
    "call the clinic today, and these are the signs to call 911 for" is the safe reply, safer
-   than "did you mean". Only when the message says the procedure happened or how the patient
-   feels, and not that the procedure is still to come: "I'm having it next month, how long is
-   the recovery?" is a question before it, and stays unclear.
+   than "did you mean". Not when the message says the procedure is still to come, and nowhere
+   that it happened: "I'm having it next month, how long is the recovery?" is a question before
+   it, and stays unclear.
 """
 
 from __future__ import annotations
@@ -80,8 +80,7 @@ class SafetyRouting(StatelessComponent):
         if (
             predicted == FALLBACK_INTENT
             and _top_intent(message) == AFTER_CARE_INTENT
-            and doc is not None
-            and self._after_care.may_describe_after_care(doc)
+            and not (doc is not None and self._after_care.procedure_ahead(doc))
         ):
             return AFTER_CARE_INTENT
         return None

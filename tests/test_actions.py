@@ -275,11 +275,13 @@ def test_unclear_message_whose_nearest_examples_are_mostly_uncovered_is_declined
 def test_an_answer_the_classifier_finds_likelier_than_the_rest_is_offered_not_voted_down() -> None:
     # "can i have kyphoplasty done": DIET 0.63 candidacy; its nearest examples mostly uncovered
     nearest = [("prevent_first_fracture", 0.3), ("avoid_major_surgery", 0.3), ("eligibility_limits", 0.3)]
-    for confidence, kind in [(0.63, "clarify"), (0.47, "not_covered")]:
+    replies = []
+    for confidence in (0.63, 0.47):
         ranking = unclear(("am_i_a_candidate", confidence), ("eligibility_limits", 0.07))
-        reply = reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking, nearest=nearest))
-        assert reply["kind"] == kind
-        assert reply.get("answer_ids", ["am_i_a_candidate"])[0] == "am_i_a_candidate"
+        replies.append(reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking, nearest=nearest)))
+    offered, voted_down = replies
+    assert offered["kind"] == "clarify" and offered["answer_ids"][0] == "am_i_a_candidate"
+    assert voted_down["kind"] == "not_covered"
 
 
 def test_a_named_condition_a_likely_condition_question_asks_about_is_never_declined_by_the_vote() -> None:

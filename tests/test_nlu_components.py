@@ -154,6 +154,10 @@ def test_the_normalizer_reads_the_domain_stored_in_the_model(tmp_path: Path) -> 
             " kyphoplasty will it actually help with the pain",
             "if i go ahead with the kyphoplasty will it actually help with the pain",
         ),
+        (  # no question's word order after the condition: "could do it", "are that weak"
+            "before the fall she could do it all herself. how long is recovery after kyphoplasty",
+            "how long is recovery after kyphoplasty",
+        ),
         (  # a condition, then a statement
             "if mum has it done she stays with us. how long is the recovery after kyphoplasty?",
             "how long is the recovery after kyphoplasty?",
@@ -429,8 +433,14 @@ def test_an_unclear_message_most_likely_after_care_gets_the_after_care_reply() -
     [
         ("I'm undergoing kyphoplasty next month, how long is the recovery period?", "nlu_fallback"),
         ("having it next week, how long till i can drive", "nlu_fallback"),
-        ("Kindly tell me what is the recovery period, my father is 76", "nlu_fallback"),  # says neither
+        ("she is booked in for the procedure, how long is the recovery", "nlu_fallback"),
+        # no date or plan ahead: for someone who may have had it, the after-care reply
         ("still really sore, is that normal", "after_care"),
+        ("my incision is red and warm", "after_care"),
+        ("my back feels worse than before the procedure", "after_care"),
+        ("still having pain after surgery, is that normal", "after_care"),
+        ("sore after the op, next steps?", "after_care"),
+        ("the wound is weeping a bit, going to get it looked at, is that ok", "after_care"),
         # said to be ahead and also to have happened: the after-care reply stays the safe one
         ("had the op last week, going to have another one next month, still sore", "after_care"),
     ],

@@ -101,6 +101,7 @@ def test_negated_hypothetical_and_long_standing_red_flags_are_mentions(text: str
             "self_harm",
         ),
         ("they'd all be happier if i never woke up", "self_harm"),
+        ("it'd be better for everyone if i didnt wake up tomorrow", "self_harm"),
     ],
 )
 def test_emergencies_in_everyday_words(text: str, kind: str) -> None:
@@ -139,6 +140,8 @@ def test_words_of_other_languages_are_not_taken_for_typos() -> None:
         "can i have a puff of my inhaler before the procedure",
         "what if i didn't wake up from the anaesthetic",
         "id feel better if i didnt wake up so early",
+        "i'd sleep better if i didn't wake up with back pain every night",
+        "it would be better if i didn't wake up during the op, can i be put to sleep fully",
     ],
 )
 def test_idioms_and_ordinary_questions_are_not_red_flags(text: str) -> None:
