@@ -112,6 +112,14 @@ class AnswerabilityCheck(GraphComponent):
             # Entity -> topic: such an intent asked of this entity only ("would it help my
             # sciatica?": a condition the article does not list) is that topic.
             "unlisted_entities": {},
+            # A question that names another operation (this spaCy label) and not this one, and
+            # compares nothing, asks about that operation ("how long is recovery from a
+            # vasectomy?"): it is this intent, unless its answer is itself a comparison.
+            "other_procedure_label": "OTHER_PROCEDURE",
+            "procedure_label": "PROCEDURE",
+            "other_procedure_intent": "out_of_scope",
+            "comparison_intents": [],
+            "comparison_words": [],
             "min_examples": 3,
             "min_share": 0.8,
             # A covered answer the classifier is at least this sure of is kept: its examples
@@ -199,7 +207,7 @@ class AnswerabilityCheck(GraphComponent):
             intent = self._chosen(message)
             if intent is None or intent in self.unchecked:
                 continue
-            unlisted = self._unlisted_topic(intent, message)
+            unlisted = self._unlisted_topic(intent, message) or self._other_procedure(intent, message)
             if unlisted is not None:
                 override_intent(message, unlisted)
                 continue
@@ -229,6 +237,20 @@ class AnswerabilityCheck(GraphComponent):
         return next(
             (topic for entity, topic in self.config["unlisted_entities"].items() if entity in named), None
         )
+
+    def _other_procedure(self, intent: str, message: Message) -> Optional[str]:
+        """`other_procedure_intent` for a question (the text QuestionFocus left) that names
+        another operation, not this one (a `procedure_label` entity other than plain "surgery"),
+        and no comparison, asked as an intent that is not a comparison; else None."""
+        doc: Optional[Doc] = message.get(SPACY_DOCS[TEXT])
+        if doc is None or intent in self.config["comparison_intents"]:
+            return None
+        labels = {ent.label_ for ent in doc.ents if ent.ent_id_ != "surgery"}
+        if self.config["other_procedure_label"] not in labels or self.config["procedure_label"] in labels:
+            return None
+        if any(t.lower_ in self.config["comparison_words"] for t in doc):
+            return None
+        return self.config["other_procedure_intent"]
 
     @staticmethod
     def _chosen(message: Message) -> Optional[str]:

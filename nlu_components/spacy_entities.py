@@ -23,6 +23,7 @@ ENTITY_NAMES = {
     "CONDITION": "condition",
     "UNLISTED_CONDITION": "unlisted_condition",
     "PROCEDURE": "procedure",
+    "OTHER_PROCEDURE": "other_procedure",
 }
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 import spacy
+import yaml
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -40,6 +41,7 @@ from nlu_components.normalization import (
     is_exact_payload,
     normalize_text,
 )
+from nlu_components.paths import PROJECT_ROOT
 from nlu_components.question_focus import FULL_TEXT_DOC, question_focus
 from nlu_components.routing import SafetyRouting
 from nlu_components.sentence_features import SentenceFeaturesOnly
@@ -313,6 +315,32 @@ def test_a_condition_question_about_an_unlisted_condition_only_is_that_topic(
     unlisted.config["unlisted_entities"] = {"unlisted_condition": "unlisted_conditions"}
     asked = message("would it help", intent, [intent], [{"entity": name} for name in entities])
     assert unlisted.process([asked])[0].get(INTENT)["name"] == expected
+
+
+def configured_checker() -> AnswerabilityCheck:
+    """The AnswerabilityCheck with config.yml's settings (no training counts)."""
+    pipeline = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
+    settings = next(c for c in pipeline if c["name"].endswith("AnswerabilityCheck"))
+    config = {**AnswerabilityCheck.get_default_config(), **settings}
+    return AnswerabilityCheck(config, None, None, {})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        ("how long does recovery from a vasectomy usually take", "recovery", "out_of_scope"),
+        ("does having your gallbladder out leave a big scar", "safety_and_risks", "out_of_scope"),
+        ("is a spinal fusion a safe operation", "safety_and_risks", "out_of_scope"),
+        # this procedure named too, a comparison, or a comparison's answer: kept
+        ("i had a hip replacement, is kyphoplasty recovery as long", "recovery", "recovery"),
+        ("will recovery be like after my knee replacement", "recovery", "recovery"),
+        ("can it spare me a spinal fusion", "avoid_major_surgery", "avoid_major_surgery"),
+        ("how long is recovery after back surgery", "recovery", "recovery"),
+    ],
+)
+def test_a_question_about_another_operation_is_out_of_scope(text: str, intent: str, expected: str) -> None:
+    asked = message(text, intent, [intent], [])
+    assert configured_checker().process([asked])[0].get(INTENT)["name"] == expected
 
 
 def with_feature(result: Message, vector: List[float]) -> Message:
