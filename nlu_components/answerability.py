@@ -10,7 +10,8 @@ Trained on the NLU data: for every intent, the content lemmas of its examples (t
 part, as QuestionFocus leaves it). At prediction, for a message classified as a covered answer,
 each content lemma of its question that the chosen intent has never seen is evidence for the
 uncovered intents it is typical of (at least `min_examples` examples of answers, covered or not,
-at least `min_share` of them uncovered; conversation and safety intents do not count). The
+at least `min_share` of them uncovered and `min_intent_share` of one uncovered intent;
+conversation and safety intents do not count). The
 uncovered intent with the most evidence replaces the prediction, with
 confidence 1.0: the question asks what the article does not say. Costs well under a
 millisecond a message (set lookups on the message's words).
@@ -86,10 +87,15 @@ def content_lemmas(message: Message) -> Set[str]:
     if doc is None:
         return set()
     in_entities = {t.i for ent in doc.ents for t in ent}
+    # A lemma that is no word ("first" -> "1" in spaCy's lookup table) says nothing of the focus.
     return {
         t.lemma_
         for t in doc
-        if t.is_alpha and len(t) > 2 and t.i not in in_entities and t.lemma_ not in STOP_WORDS
+        if t.is_alpha
+        and t.lemma_.isalpha()
+        and len(t) > 2
+        and t.i not in in_entities
+        and t.lemma_ not in STOP_WORDS
     }
 
 
@@ -122,6 +128,10 @@ class AnswerabilityCheck(GraphComponent):
             "comparison_words": [],
             "min_examples": 3,
             "min_share": 0.8,
+            # ... and at least this share of them one uncovered intent's: a word spread over
+            # many ("injection": osteoporosis medicines, alternatives, anaesthesia...) is typical
+            # of none of them.
+            "min_intent_share": 0.0,
             # A covered answer the classifier is at least this sure of is kept: its examples
             # already hold the question's wording, and an unseen word is then more often a typo
             # ("wen", "aftr") than an uncovered detail. 1.0 checks every answer.
@@ -294,7 +304,9 @@ class AnswerabilityCheck(GraphComponent):
             if by_intent.get(intent) or total < self.config["min_examples"]:
                 continue
             uncovered = {name: n for name, n in by_intent.items() if name in self.uncovered}
-            if sum(uncovered.values()) / total >= self.config["min_share"]:
-                best = max(uncovered, key=uncovered.__getitem__)
+            if sum(uncovered.values()) / total < self.config["min_share"]:
+                continue
+            best = max(uncovered, key=uncovered.__getitem__)
+            if uncovered[best] / total >= self.config["min_intent_share"]:
                 evidence[best] += uncovered[best] / total
         return evidence.most_common(1)[0][0] if evidence else None

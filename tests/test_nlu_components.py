@@ -430,6 +430,28 @@ def test_entity_words_are_not_focus_words() -> None:
     assert "thin" not in content_lemmas(message("can it help thin bones", "x", ["x"], []))
 
 
+def test_a_lemma_that_is_no_word_is_no_focus_word() -> None:
+    # spaCy's lookup table lemmatises "first" to "1"; "fracture" is an entity
+    asked = message("why do vertebrae fracture in the first place", "x", ["x"], [])
+    assert content_lemmas(asked) == {"vertebra", "place"}
+
+
+@pytest.mark.parametrize("topic_share, expected", [(0.0, "osteoporosis_medicines"), (0.5, "bone_cement")])
+def test_a_word_spread_over_several_topics_decides_nothing(topic_share: float, expected: str) -> None:
+    spread = {
+        "injection": {
+            "osteoporosis_medicines": 11,
+            "alternatives": 7,
+            "anesthesia_details": 5,
+            "out_of_scope": 5,
+        }
+    }
+    gated = checker(spread)
+    gated.config["min_intent_share"] = topic_share
+    asked = message("purpose of cement injection", "bone_cement", ["bone_cement"], [])
+    assert gated.process([asked])[0].get(INTENT)["name"] == expected
+
+
 @pytest.mark.parametrize(
     "entities, text, expected",
     [

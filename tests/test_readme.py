@@ -35,6 +35,7 @@ def test_the_readme_states_the_thresholds_the_code_uses() -> None:
     assert float(stated("ambiguity threshold")) == fallback["ambiguity_threshold"]
     assert float(stated("focus-word share")) == answerability["min_share"]
     assert int(stated("focus-word examples")) == answerability["min_examples"]
+    assert float(stated("topic share")) == answerability["min_intent_share"]
     assert float(stated("answer confidence")) == answerability["max_confidence"]
     assert int(stated("nearest examples")) == answerability["nearest_examples"]
     assert float(stated("uncovered share")) == NEAREST_UNCOVERED_SHARE
