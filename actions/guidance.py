@@ -187,9 +187,10 @@ class ActionClarify(Action):
     """An unclear message: answer a condition question whose condition is known; decline what
     the nearest examples say the article does not answer (unless it names a condition a likely
     condition question asks about, or the classifier finds one answer likelier than all the
-    other intents together); give the reply of a not-covered topic likelier than all
-    else; offer the likeliest questions, or, where there are none, the answer the nearest
-    examples mostly are; or decline."""
+    other intents together); give the reply of a not-covered topic likelier than all else
+    (again unless it names a condition a likely condition question asks about); offer the
+    likeliest questions, or, where there are none, the answer the nearest examples mostly are;
+    or decline."""
 
     def name(self) -> str:
         return "action_clarify"
@@ -212,7 +213,7 @@ class ActionClarify(Action):
             return []
         offered = nearest_answer(tracker, knowledge)  # never with an uncovered majority
         likeliest_topic = top["name"] in knowledge.topics and top["confidence"] >= LIKELIER_THAN_THE_REST
-        if likeliest_topic and offered is None:
+        if likeliest_topic and offered is None and not named_condition:
             utter(dispatcher, tracker, topic_reply(top["name"], knowledge))
             return []
         choices = likely_answers(tracker, knowledge)

@@ -50,6 +50,7 @@ AHEAD = [
     f"{PROCEDURE} * tomorrow",
     "=having|getting it next|tomorrow",
     "=having|getting it * next|tomorrow",
+    "=having|getting it|one in * * day|days|week|weeks|month|months",
     f"upcoming|scheduled|booked|planned * {PROCEDURE}",
     f"upcoming|scheduled|booked|planned * * {PROCEDURE}",
     f"booked|scheduled in for * {PROCEDURE}",

@@ -284,6 +284,17 @@ def test_an_answer_the_classifier_finds_likelier_than_the_rest_is_offered_not_vo
     assert voted_down["kind"] == "not_covered"
 
 
+def test_a_named_condition_a_likely_condition_question_asks_about_is_offered_over_a_likelier_topic() -> None:
+    # "xray says compression fracture at T12, is that the kind of thing kyphoplasty is for"
+    ranking = unclear(("diagnosis", 0.54), ("conditions_treated", 0.36))
+    state = tracker("nlu_fallback", entities=entities("condition", "osteoporosis"), ranking=ranking)
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == "clarify" and reply["answer_ids"][0] == "condition_osteoporosis"
+    # without the condition named, the topic likelier than all else replies
+    reply = reply_of(ActionClarify(), tracker("nlu_fallback", ranking=ranking))
+    assert reply["kind"] == "not_covered" and reply["topic"] == "diagnosis"
+
+
 def test_a_named_condition_a_likely_condition_question_asks_about_is_never_declined_by_the_vote() -> None:
     # "mum has osteoporosis, would it help her pain?": the unlisted-conditions reply would be wrong
     ranking = unclear(("pain_relief", 0.35), ("conditions_treated", 0.3), ("out_of_scope", 0.2))

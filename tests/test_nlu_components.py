@@ -484,6 +484,7 @@ def test_an_unclear_message_most_likely_after_care_gets_the_after_care_reply() -
         ("I'm undergoing kyphoplasty next month, how long is the recovery period?", "nlu_fallback"),
         ("having it next week, how long till i can drive", "nlu_fallback"),
         ("she is booked in for the procedure, how long is the recovery", "nlu_fallback"),
+        ("my husband is meant to be having one in a few weeks, does it work or not", "nlu_fallback"),
         # no date or plan ahead: for someone who may have had it, the after-care reply
         ("still really sore, is that normal", "after_care"),
         ("my incision is red and warm", "after_care"),
