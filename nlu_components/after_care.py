@@ -38,6 +38,17 @@ PAST_PROCEDURE = [
     f"post {PROCEDURE}",
     "day # after|post|since",
     "day # of recovery",
+    f"=did =my|her|his|mums|dads {PROCEDURE}",
+    f"=did =my|her|his|mums|dads * {PROCEDURE}",
+    f"home from * {PROCEDURE}",
+    f"home from * * {PROCEDURE}",
+    "=came|got home",
+    "since * =came|got home",
+    "since coming home",
+    f"after * {PROCEDURE} on|last|yesterday|this|{WHEN}",
+    f"{PROCEDURE} =was|were done",
+    f"{PROCEDURE} =was|were * done",
+    f"# day|days|week|weeks out from * {PROCEDURE}",
 ]
 # The procedure is still to come, said with a date or a plan: "I'm having kyphoplasty next month",
 # "she is booked in for the procedure". Not "before": "worse than before the op" is after-care.
@@ -75,8 +86,15 @@ FEELING = [
     "come back",
     "normal",
     "worried|worry|concerned",
+    "worn out",
+    "wiped out",
+    "can't|cannot sleep",
+    "cant sleep",
+    "trouble sleeping",
     # what the patient sees at the wound: a discharge sheet's "call us if" list, not a feeling
-    "blood|bleed|bleeding|bled|ooze|oozing|weeping|leaking|scab|lump|bump|rash|redness",
+    "blood|bleed|bleeding|bled|ooze|oozing|weeping|leaking|scab|lump|bump|rash|redness|red",
+    "hot|warm to the touch",
+    "hot|warm and red",
 ]
 
 

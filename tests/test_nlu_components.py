@@ -241,6 +241,13 @@ def test_the_language_of_a_message(language: LanguageIdentifier, text: str, code
         ("I have a procedure next week and I'm worried about the pain", False),
         ("how long is the recovery after kyphoplasty?", False),
         ("I had kyphoplasty two weeks ago, when can I drive?", False),
+        ("they did my procedure last week, the wound is red and hot", True),
+        ("dad is worn out since he came home from the procedure", True),
+        ("i'm 3 days out from my kyphoplasty and the site is a bit swollen", True),
+        ("my kyphoplasty was done on friday and im really tired", True),
+        ("I had it last week, can I have a hot bath?", False),
+        ("did the procedure help your pain, will it help mine", False),
+        ("is it normal to be sore after kyphoplasty", False),
     ],
 )
 def test_after_care_needs_a_past_procedure_and_how_the_patient_feels(text: str, after_care: bool) -> None:
