@@ -21,7 +21,8 @@ from spacy.tokens import Doc
 from nlu_components.red_flags import token_pattern
 
 PROCEDURE = "procedure|kyphoplasty|kypho|op|operation|surgery|cement|balloon"
-WHEN = "yesterday|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|week|month|fortnight"
+DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+WHEN = f"yesterday|{DAYS}|today|week|month|fortnight"
 PAST_PROCEDURE = [
     f"=had * {PROCEDURE}",
     f"=had * * {PROCEDURE}",
@@ -42,9 +43,6 @@ PAST_PROCEDURE = [
     f"=did =my|her|his|mums|dads * {PROCEDURE}",
     f"home from * {PROCEDURE}",
     f"home from * * {PROCEDURE}",
-    "=came|got home",
-    "since * =came|got home",
-    "since coming home",
     f"after * {PROCEDURE} on|last|yesterday|this|{WHEN}",
     f"{PROCEDURE} =was|were done",
     f"{PROCEDURE} =was|were * done",
@@ -52,7 +50,6 @@ PAST_PROCEDURE = [
 ]
 # The procedure is still to come, said with a date or a plan: "I'm having kyphoplasty next month",
 # "she is booked in for the procedure". Not "before": "worse than before the op" is after-care.
-DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 AHEAD = [
     f"{PROCEDURE} next week|month|year|{DAYS}",
     f"{PROCEDURE} * next week|month|year|{DAYS}",

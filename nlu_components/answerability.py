@@ -217,9 +217,9 @@ class AnswerabilityCheck(GraphComponent):
             intent = self._chosen(message)
             if intent is None or intent in self.unchecked:
                 continue
-            unlisted = self._unlisted_topic(intent, message) or self._other_procedure(intent, message)
-            if unlisted is not None:
-                override_intent(message, unlisted)
+            elsewhere = self._unlisted_topic(intent, message) or self._other_procedure(intent, message)
+            if elsewhere is not None:
+                override_intent(message, elsewhere)
                 continue
             if self._entity_answered(intent, message):
                 continue
