@@ -102,6 +102,10 @@ def test_negated_hypothetical_and_long_standing_red_flags_are_mentions(text: str
         ),
         ("they'd all be happier if i never woke up", "self_harm"),
         ("it'd be better for everyone if i didnt wake up tomorrow", "self_harm"),
+        ("ive got all my pain pills lined up on the table and im thinking of taking the lot", "self_harm"),
+        ("a week after my vertebroplasty, sharp pain when i breathe in and my heart is racing", "chest_pain"),
+        ("my heart is pounding and my chest feels tight", "chest_pain"),
+        ("since her kyphoplasty mum gets out of breath walking to the loo", "breathing"),
     ],
 )
 def test_emergencies_in_everyday_words(text: str, kind: str) -> None:
@@ -142,6 +146,12 @@ def test_words_of_other_languages_are_not_taken_for_typos() -> None:
         "id feel better if i didnt wake up so early",
         "i'd sleep better if i didn't wake up with back pain every night",
         "it would be better if i didn't wake up during the op, can i be put to sleep fully",
+        "i dont want to wake up in the middle of it. will i be asleep for the procedure?",
+        "im breathless just thinking about needles. how does the doctor see where to put it?",
+        "i totally blacked out on the details when the doctor explained it, how is it done again?",
+        "my heart is racing just thinking about the op, is it safe?",
+        "mum gets out of breath cos shes so bent over, would this help her breathing",
+        "i'm thinking of taking them all at once in the morning instead of spreading them out, is that ok",
     ],
 )
 def test_idioms_and_ordinary_questions_are_not_red_flags(text: str) -> None:
