@@ -20,8 +20,8 @@ from spacy.tokens import Doc
 
 from nlu_components.red_flags import token_pattern
 
-PROCEDURE = "procedure|kyphoplasty|kypho|op|operation|surgery|cement|balloon"
-DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+PROCEDURE = "procedure|kyphoplasty|kypho|vertebroplasty|op|operation|surgery|cement|balloon"
+DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues|wed|weds|thurs|fri"
 WHEN = f"yesterday|{DAYS}|today|week|month|fortnight"
 PAST_PROCEDURE = [
     f"=had * {PROCEDURE}",
@@ -47,7 +47,19 @@ PAST_PROCEDURE = [
     f"{PROCEDURE} =was|were done",
     f"{PROCEDURE} =was|were * done",
     f"# day|days|week|weeks out from * {PROCEDURE}",
+    # "home from hospital yesterday after the balloon thing"; not "home from hospital after they found a fracture"
+    f"home from hospital|hosp|clinic after * {PROCEDURE}",
+    f"home from hospital|hosp|clinic after * * {PROCEDURE}",
+    f"home from hospital|hosp|clinic * after * {PROCEDURE}",
+    f"home from hospital|hosp|clinic * after * * {PROCEDURE}",
 ]
+# "3 days after my kyphoplasty": the procedure has happened, unless the message asks about the
+# future ("will I be sore 2 days after kyphoplasty?").
+TIME_AFTER = [
+    f"# day|days|week|weeks|month|months after|post|since {PROCEDURE}",
+    f"# day|days|week|weeks|month|months after|post|since * {PROCEDURE}",
+]
+FUTURE = ["will|would|'ll i|you|he|she|we|it|my|mum|mom|dad", "=be|am|is|are going to", "expect"]
 # The procedure is still to come, said with a date or a plan: "I'm having kyphoplasty next month",
 # "she is booked in for the procedure". Not "before": "worse than before the op" is after-care.
 AHEAD = [
@@ -88,8 +100,9 @@ FEELING = [
     "can't|cannot sleep",
     "cant sleep",
     "trouble sleeping",
+    "sleep|sleeping badly|poorly",
     # what the patient sees at the wound: a discharge sheet's "call us if" list, not a feeling
-    "blood|bleed|bleeding|bled|ooze|oozing|weeping|leaking|scab|lump|bump|rash|redness|red",
+    "blood|bleed|bleeding|bled|ooze|oozing|weeping|leaking|scab|scabby|lump|bump|rash|redness|red|pink|pinkish",
     "hot|warm to the touch",
     "hot|warm and red",
 ]
@@ -103,9 +116,14 @@ class AfterCareFinder:
         self.matcher.add("PAST_PROCEDURE", [token_pattern(p, nlp) for p in PAST_PROCEDURE])
         self.matcher.add("FEELING", [token_pattern(p, nlp) for p in FEELING])
         self.matcher.add("AHEAD", [token_pattern(p, nlp) for p in AHEAD])
+        self.matcher.add("TIME_AFTER", [token_pattern(p, nlp) for p in TIME_AFTER])
+        self.matcher.add("FUTURE", [token_pattern(p, nlp) for p in FUTURE])
 
     def _found(self, doc: Doc) -> Set[str]:
-        return {self.matcher.vocab.strings[match_id] for match_id, _, _ in self.matcher(doc)}
+        found = {self.matcher.vocab.strings[match_id] for match_id, _, _ in self.matcher(doc)}
+        if "TIME_AFTER" in found and "FUTURE" not in found:
+            found.add("PAST_PROCEDURE")
+        return found
 
     def describes_after_care(self, doc: Doc) -> bool:
         return {"PAST_PROCEDURE", "FEELING"} <= self._found(doc)

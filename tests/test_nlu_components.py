@@ -249,6 +249,13 @@ def test_the_language_of_a_message(language: LanguageIdentifier, text: str, code
         ("I came home from work and my back is sore, will kyphoplasty help the pain?", False),
         ("did the procedure help your pain, will it help mine", False),
         ("is it normal to be sore after kyphoplasty", False),
+        ("3 days after my kyphoplasty and im so tired, just sleeping most of the day", True),
+        ("2 weeks after vertebroplasty and i get a sharp twinge when i twist, is that normal", True),
+        ("will i be sore 2 days after kyphoplasty?", False),
+        ("got home from hospital yesterday after the balloon thing and i am totally wiped out", True),
+        ("came home from hospital yesterday after they found a crushed vertebra, i'm so sore", False),
+        ("mum came home from hosp after her back procedure and shes sleeping badly", True),
+        ("surgery was wed and the little holes look a bit pink, is that ok", True),
     ],
 )
 def test_after_care_needs_a_past_procedure_and_how_the_patient_feels(text: str, after_care: bool) -> None:
