@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Sequence
 
 from rasa_sdk import Action, Tracker
@@ -21,6 +22,8 @@ RELATED_BUTTONS = 2
 
 # "Fracture" names the injury every condition leads to; another condition named with it says more.
 GENERIC_CONDITION = "compression_fracture"
+# "Is it only for thin bones, or other problems too?" asks for the list beside the condition named.
+BEYOND_CONDITION = re.compile(r"\b(other|others|else|only|also|too|as well)\b", re.IGNORECASE)
 
 
 def message_condition(tracker: Tracker) -> Optional[str]:
@@ -33,7 +36,8 @@ def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[
     """The answers to the latest question: condition-aware for conditions and candidacy.
 
     "Can it help osteoporosis?" gets the answer about osteoporosis; a fracture alone (what every
-    listed condition leads to) gets that answer and the whole list; "am I a candidate?" gets
+    listed condition leads to), or a question beyond the condition named ("only osteoporosis, or
+    other things too?"), gets that answer and the whole list; "am I a candidate?" gets
     how candidacy is decided first, then what the article says of the condition named.
     """
     if intent == CONDITIONS:
@@ -46,9 +50,10 @@ def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[
     if about_condition is None:
         return [knowledge.answers[intent]]
     if intent == CONDITIONS:
+        asks_beyond = BEYOND_CONDITION.search(tracker.latest_message.get("text") or "")
         return (
             [about_condition]
-            if condition != GENERIC_CONDITION
+            if condition != GENERIC_CONDITION and not asks_beyond
             else [about_condition, knowledge.answers[intent]]
         )
     return [knowledge.answers[intent], about_condition]

@@ -126,6 +126,28 @@ def test_a_fracture_alone_gets_its_answer_and_the_whole_list() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "question, answer_ids",
+    [
+        (
+            "is it only for old ladies with thin bones or other problems too",
+            ["condition_osteoporosis", "conditions_treated"],
+        ),
+        (
+            "which problems can it treat, only osteoporosis or other stuff as well?",
+            ["condition_osteoporosis", "conditions_treated"],
+        ),
+        ("can kyphoplasty help with osteoporosis", ["condition_osteoporosis"]),
+    ],
+)
+def test_a_question_beyond_the_condition_named_also_gets_the_whole_list(
+    question: str, answer_ids: List[str]
+) -> None:
+    state = tracker("conditions_treated", entities=entities("condition", "osteoporosis"))
+    state.latest_message["text"] = question
+    assert reply_of(ActionAnswer(), state)["answer_ids"] == answer_ids
+
+
 def asked(intent: str, text: str) -> Tracker:
     state = tracker(intent)
     state.latest_message["text"] = text
