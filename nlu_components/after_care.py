@@ -47,6 +47,7 @@ PAST_PROCEDURE = [
     f"{PROCEDURE} =was|were done",
     f"{PROCEDURE} =was|were * done",
     f"# day|days|week|weeks out from * {PROCEDURE}",
+    "plaster|plasters|dressing|dressings|stitches =came|fell off",
     # "home from hospital yesterday after the balloon thing", not "... after they found a fracture"
     f"home from hospital|hosp|clinic after * {PROCEDURE}",
     f"home from hospital|hosp|clinic after * * {PROCEDURE}",

@@ -256,6 +256,8 @@ def test_the_language_of_a_message(language: LanguageIdentifier, text: str, code
         ("came home from hospital yesterday after they found a crushed vertebra, i'm so sore", False),
         ("mum came home from hosp after her back procedure and shes sleeping badly", True),
         ("surgery was wed and the little holes look a bit pink, is that ok", True),
+        ("plaster came off in the shower and the little holes look a bit pink, is that ok", True),
+        ("when the dressing comes off will the skin be red?", False),
     ],
 )
 def test_after_care_needs_a_past_procedure_and_how_the_patient_feels(text: str, after_care: bool) -> None:
