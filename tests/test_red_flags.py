@@ -106,6 +106,8 @@ def test_negated_hypothetical_and_long_standing_red_flags_are_mentions(text: str
         ("a week after my vertebroplasty, sharp pain when i breathe in and my heart is racing", "chest_pain"),
         ("my heart is pounding and my chest feels tight", "chest_pain"),
         ("since her kyphoplasty mum gets out of breath walking to the loo", "breathing"),
+        ("since the op dad gets confused at night and doesnt know where he is", "confusion"),
+        ("i fainted at the sight of my own blood this morning and hit my head", "fainting"),
     ],
 )
 def test_emergencies_in_everyday_words(text: str, kind: str) -> None:
@@ -152,6 +154,9 @@ def test_words_of_other_languages_are_not_taken_for_typos() -> None:
         "my heart is racing just thinking about the op, is it safe?",
         "mum gets out of breath cos shes so bent over, would this help her breathing",
         "i'm thinking of taking them all at once in the morning instead of spreading them out, is that ok",
+        "is it a day case or will they keep him in overnight? he gets very confused in hospitals",
+        "im so bent over now i get breathless just walking upstairs. will the operation help my breathing",
+        "how thick is the needle for the ballon thing. I faint at the sight of needles honestly",
     ],
 )
 def test_idioms_and_ordinary_questions_are_not_red_flags(text: str) -> None:
