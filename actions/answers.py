@@ -24,6 +24,10 @@ RELATED_BUTTONS = 2
 GENERIC_CONDITION = "compression_fracture"
 # "Is it only for thin bones, or other problems too?" asks for the list beside the condition named.
 BEYOND_CONDITION = re.compile(r"\b(other|others|else|only|also|too|as well)\b", re.IGNORECASE)
+# "Can it help with that?" after "mum has myeloma" asks about the condition named earlier.
+REFERS_BACK = re.compile(
+    r"\b(with|for) (that|this|those|these|it)\b|\b(her|his|my|that|this) condition\b", re.IGNORECASE
+)
 
 
 def message_condition(tracker: Tracker) -> Optional[str]:
@@ -38,10 +42,14 @@ def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[
     "Can it help osteoporosis?" gets the answer about osteoporosis; a fracture alone (what every
     listed condition leads to), or a question beyond the condition named ("only osteoporosis, or
     other things too?"), gets that answer and the whole list; "am I a candidate?" gets
-    how candidacy is decided first, then what the article says of the condition named.
+    how candidacy is decided first, then what the article says of the condition named. A condition
+    named earlier in the conversation counts for candidacy, and for a condition question that
+    refers back to it ("can it help with that?").
     """
+    text = tracker.latest_message.get("text") or ""
     if intent == CONDITIONS:
-        condition = message_condition(tracker)
+        earlier = tracker.get_slot("condition") if REFERS_BACK.search(text) else None
+        condition = message_condition(tracker) or earlier
     elif intent == CANDIDACY:
         condition = message_condition(tracker) or tracker.get_slot("condition")
     else:
@@ -50,7 +58,7 @@ def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[
     if about_condition is None:
         return [knowledge.answers[intent]]
     if intent == CONDITIONS:
-        asks_beyond = BEYOND_CONDITION.search(tracker.latest_message.get("text") or "")
+        asks_beyond = BEYOND_CONDITION.search(text)
         return (
             [about_condition]
             if condition != GENERIC_CONDITION and not asks_beyond

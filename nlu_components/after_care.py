@@ -60,7 +60,11 @@ TIME_AFTER = [
     f"# day|days|week|weeks|month|months after|post|since {PROCEDURE}",
     f"# day|days|week|weeks|month|months after|post|since * {PROCEDURE}",
 ]
-FUTURE = ["will|would|'ll i|you|he|she|we|it|my|mum|mom|dad", "=be|am|is|are going to", "expect"]
+FUTURE = [
+    "will|would|'ll i|you|he|she|we|it|my|mum|mom|dad|kyphoplasty|this|that|the|they",
+    "=be|am|is|are going to",
+    "expect",
+]
 # The procedure is still to come, said with a date or a plan: "I'm having kyphoplasty next month",
 # "she is booked in for the procedure". Not "before": "worse than before the op" is after-care.
 AHEAD = [
@@ -130,6 +134,7 @@ class AfterCareFinder:
         return {"PAST_PROCEDURE", "FEELING"} <= self._found(doc)
 
     def procedure_ahead(self, doc: Doc) -> bool:
-        """The doc says the procedure is still to come, and nowhere that it has happened."""
+        """The doc says the procedure is still to come (a date, a plan, or a question about what
+        it will do: "will kyphoplasty help with the pain?"), and nowhere that it has happened."""
         found = self._found(doc)
-        return "AHEAD" in found and "PAST_PROCEDURE" not in found
+        return bool({"AHEAD", "FUTURE"} & found) and "PAST_PROCEDURE" not in found

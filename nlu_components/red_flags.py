@@ -184,6 +184,11 @@ def numbered_history(spec: Dict[str, Any]) -> Tuple[List[str], List[str]]:
     return fill(spec["preceding_templates"]), fill(spec["following_templates"])
 
 
+def negated_termset() -> Dict[str, List[str]]:
+    """The negspacy termset of patients' denials ("no", "never had", "not"), as the red flags use it."""
+    return context_termsets(_read(PATTERNS_PATH)["context"])["negated"]
+
+
 def context_termsets(context: Dict[str, Any]) -> Dict[str, Dict[str, List[str]]]:
     """negspacy termsets for the three contexts (negated builds on negspacy's en_clinical)."""
     clinical = termset("en_clinical").get_patterns()

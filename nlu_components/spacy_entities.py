@@ -3,19 +3,24 @@
 Rasa's SpacyEntityExtractor reports the matched text ("brittle bones"); the answers need the
 concept ("osteoporosis"), which the ruler stores as each pattern's id. It also re-runs spaCy on
 every message; this reads the doc SpacyNLP already made, of the whole message: a condition named
-in the story before the question counts (QuestionFocus keeps that doc aside).
+in the story before the question counts (QuestionFocus keeps that doc aside). A condition the
+message denies ("bones are normal, no osteoporosis, it's from the crash") is no entity: NegEx
+(negspacy) with the red flags' termset of patients' denials.
 """
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
+from negspacy.negation import Negex
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.constants import SPACY_DOCS
+from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from nlu_components.question_focus import FULL_TEXT_DOC
+from nlu_components.red_flags import negated_termset
 from nlu_components.stateless import StatelessComponent
 
 # spaCy label -> Rasa entity name (domain.yml)
@@ -25,17 +30,28 @@ ENTITY_NAMES = {
     "PROCEDURE": "procedure",
     "OTHER_PROCEDURE": "other_procedure",
 }
+# Labels whose denial drops them ("no osteoporosis"); a denied operation is still the subject.
+DENIABLE = ["CONDITION", "UNLISTED_CONDITION"]
+NEGATED = "condition_negated"  # the span extension negspacy sets
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False, model_from="SpacyNLP"
+)
 class SpacyRulerEntityExtractor(StatelessComponent):
     """Turns the entity ruler's spans into Rasa entities whose value is the concept id."""
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def __init__(self) -> None:
+        self._negex: Optional[Negex] = None
+
+    def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
+        if self._negex is None:
+            self._negex = Negex(model.model, NEGATED, negated_termset(), DENIABLE, NEGATED, [])
         for message in messages:
             doc = message.get(FULL_TEXT_DOC) or message.get(SPACY_DOCS[TEXT])
             if doc is None:
                 continue
+            self._negex(doc)
             entities = [
                 {
                     "entity": ENTITY_NAMES[ent.label_],
@@ -45,7 +61,7 @@ class SpacyRulerEntityExtractor(StatelessComponent):
                     "extractor": type(self).__name__,
                 }
                 for ent in doc.ents
-                if ent.label_ in ENTITY_NAMES
+                if ent.label_ in ENTITY_NAMES and not (ent.label_ in DENIABLE and ent._.get(NEGATED))
             ]
             message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
         return messages

@@ -148,6 +148,21 @@ def test_a_question_beyond_the_condition_named_also_gets_the_whole_list(
     assert reply_of(ActionAnswer(), state)["answer_ids"] == answer_ids
 
 
+@pytest.mark.parametrize(
+    "question, answer_ids",
+    [
+        ("can the kyphoplasty thing help with that?", ["condition_cancer"]),
+        ("what conditions does it treat?", ["conditions_treated"]),
+    ],
+)
+def test_a_condition_question_that_refers_back_uses_the_condition_named_earlier(
+    question: str, answer_ids: List[str]
+) -> None:
+    state = tracker("conditions_treated", slots={"condition": "multiple_myeloma"})
+    state.latest_message["text"] = question
+    assert reply_of(ActionAnswer(), state)["answer_ids"] == answer_ids
+
+
 def asked(intent: str, text: str) -> Tracker:
     state = tracker(intent)
     state.latest_message["text"] = text

@@ -45,6 +45,7 @@ from nlu_components.paths import PROJECT_ROOT
 from nlu_components.question_focus import FULL_TEXT_DOC, question_focus
 from nlu_components.routing import SafetyRouting
 from nlu_components.sentence_features import SentenceFeaturesOnly
+from nlu_components.spacy_entities import SpacyRulerEntityExtractor
 
 NLP = spacy.load("en_kyphoplasty")
 
@@ -502,6 +503,11 @@ def test_an_unclear_message_most_likely_after_care_gets_the_after_care_reply() -
         ("having it next week, how long till i can drive", "nlu_fallback"),
         ("she is booked in for the procedure, how long is the recovery", "nlu_fallback"),
         ("my husband is meant to be having one in a few weeks, does it work or not", "nlu_fallback"),
+        (
+            "im 70, broke my back stepping off a bus, i cant sleep, will kyphoplasty help with the pain?",
+            "nlu_fallback",
+        ),
+        ("i am so sore all the time, will it take the pain away", "nlu_fallback"),
         # no date or plan ahead: for someone who may have had it, the after-care reply
         ("still really sore, is that normal", "after_care"),
         ("my incision is red and warm", "after_care"),
@@ -511,6 +517,7 @@ def test_an_unclear_message_most_likely_after_care_gets_the_after_care_reply() -
         ("the wound is weeping a bit, going to get it looked at, is that ok", "after_care"),
         # said to be ahead and also to have happened: the after-care reply stays the safe one
         ("had the op last week, going to have another one next month, still sore", "after_care"),
+        ("had it last week and still sore, will it settle?", "after_care"),
     ],
 )
 def test_an_unclear_question_before_the_procedure_is_not_taken_for_after_care(
@@ -565,3 +572,18 @@ def test_conversation_turns_keep_a_lower_bar_than_answers(ranking: List[Any], ex
     )
     turns = ConversationTurns({"intents": ["ask_sources", "goodbye"], "threshold": 0.45})
     assert turns.process([unclear])[0].get(INTENT)["name"] == expected
+
+
+@pytest.mark.parametrize(
+    "text, conditions",
+    [
+        ("bones are normal, no osteoporosis, its just from the crash. is it used for injuries?", ["trauma"]),
+        ("she doesn't have cancer, it's her osteoporosis, can kyphoplasty help?", ["osteoporosis"]),
+        ("mum has osteoporosis and myeloma, can it help her?", ["osteoporosis", "multiple_myeloma"]),
+    ],
+)
+def test_a_condition_the_message_denies_is_no_entity(text: str, conditions: List[str]) -> None:
+    parsed = doc(text)
+    result = Message(data={TEXT: text, SPACY_DOCS[TEXT]: parsed, FULL_TEXT_DOC: parsed})
+    SpacyRulerEntityExtractor().process([result], NLP_MODEL)
+    assert [e["value"] for e in result.get(ENTITIES) if e["entity"] == "condition"] == conditions

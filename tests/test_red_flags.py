@@ -108,6 +108,8 @@ def test_negated_hypothetical_and_long_standing_red_flags_are_mentions(text: str
         ("since her kyphoplasty mum gets out of breath walking to the loo", "breathing"),
         ("since the op dad gets confused at night and doesnt know where he is", "confusion"),
         ("i fainted at the sight of my own blood this morning and hit my head", "fainting"),
+        ("the new tablets made her confused this morning", "confusion"),
+        ("fever and the site looks infected", "wound_infection"),
     ],
 )
 def test_emergencies_in_everyday_words(text: str, kind: str) -> None:
@@ -157,6 +159,10 @@ def test_words_of_other_languages_are_not_taken_for_typos() -> None:
         "is it a day case or will they keep him in overnight? he gets very confused in hospitals",
         "im so bent over now i get breathless just walking upstairs. will the operation help my breathing",
         "how thick is the needle for the ballon thing. I faint at the sight of needles honestly",
+        "months of pain, painkillers that make her confused, a brace she hates. is there a cure?",
+        "my grandad is 86 and gets muddled in new places. do they knock you out for it?",
+        "she fainted back in march which is how she fell, the gp changed her tablets. is it safe for her?",
+        "she had a high temperature last week with a chest infection, gone now. can she still have it?",
     ],
 )
 def test_idioms_and_ordinary_questions_are_not_red_flags(text: str) -> None:
