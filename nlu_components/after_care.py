@@ -54,16 +54,23 @@ PAST_PROCEDURE = [
     f"home from hospital|hosp|clinic * after * {PROCEDURE}",
     f"home from hospital|hosp|clinic * after * * {PROCEDURE}",
 ]
-# "3 days after my kyphoplasty": the procedure has happened, unless the message asks about the
-# future ("will I be sore 2 days after kyphoplasty?").
+# "3 days after my kyphoplasty", "I'm 2 weeks after": the procedure has happened, unless the
+# message asks what it will be like ("will I be sore 2 days after my kyphoplasty?").
 TIME_AFTER = [
-    f"# day|days|week|weeks|month|months after|post|since {PROCEDURE}",
-    f"# day|days|week|weeks|month|months after|post|since * {PROCEDURE}",
+    f"# day|days|week|weeks|month|months after|post|since my|her|his|mums|dads|mum's|dad's {PROCEDURE}",
+    f"# day|days|week|weeks|month|months after|post|since my|her|his|mums|dads|mum's|dad's * {PROCEDURE}",
+    "=i'm|im|am|she's|shes|he's|hes|is # day|days|week|weeks after|post|out",
+    "# day|days|week|weeks post",
 ]
 FUTURE = [
-    "will|would|'ll i|you|he|she|we|it|my|mum|mom|dad|kyphoplasty|this|that|the|they",
-    "=be|am|is|are going to",
+    "will|'ll i|he|she|we|mum|mom|dad be|feel|get|need|have|hurt",
+    "=be|am|is|are going to be|feel|hurt",
     "expect",
+]
+# A question about what the procedure will do ("will kyphoplasty help with the pain?"), asked before it.
+PROCEDURE_QUESTION = [
+    f"will|would|could|can|does|might {PROCEDURE}|it|this|that help|fix|work|take|ease|stop|cure|relieve",
+    f"will|would|could|can|does|might * {PROCEDURE} help|fix|work|take|ease|stop|cure|relieve",
 ]
 # The procedure is still to come, said with a date or a plan: "I'm having kyphoplasty next month",
 # "she is booked in for the procedure". Not "before": "worse than before the op" is after-care.
@@ -123,6 +130,7 @@ class AfterCareFinder:
         self.matcher.add("AHEAD", [token_pattern(p, nlp) for p in AHEAD])
         self.matcher.add("TIME_AFTER", [token_pattern(p, nlp) for p in TIME_AFTER])
         self.matcher.add("FUTURE", [token_pattern(p, nlp) for p in FUTURE])
+        self.matcher.add("PROCEDURE_QUESTION", [token_pattern(p, nlp) for p in PROCEDURE_QUESTION])
 
     def _found(self, doc: Doc) -> Set[str]:
         found = {self.matcher.vocab.strings[match_id] for match_id, _, _ in self.matcher(doc)}
@@ -137,4 +145,4 @@ class AfterCareFinder:
         """The doc says the procedure is still to come (a date, a plan, or a question about what
         it will do: "will kyphoplasty help with the pain?"), and nowhere that it has happened."""
         found = self._found(doc)
-        return bool({"AHEAD", "FUTURE"} & found) and "PAST_PROCEDURE" not in found
+        return bool({"AHEAD", "PROCEDURE_QUESTION"} & found) and "PAST_PROCEDURE" not in found

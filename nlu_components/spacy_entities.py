@@ -4,8 +4,10 @@ Rasa's SpacyEntityExtractor reports the matched text ("brittle bones"); the answ
 concept ("osteoporosis"), which the ruler stores as each pattern's id. It also re-runs spaCy on
 every message; this reads the doc SpacyNLP already made, of the whole message: a condition named
 in the story before the question counts (QuestionFocus keeps that doc aside). A condition the
-message denies ("bones are normal, no osteoporosis, it's from the crash") is no entity: NegEx
-(negspacy) with the red flags' termset of patients' denials.
+message denies beside one it does not ("bones are normal, no osteoporosis, it's from the
+crash") is no entity: NegEx (negspacy) with the red flags' termset of patients' denials. When
+every condition named reads as denied, all are kept: NegEx also reads "is it not used for
+osteoporosis?" and "the doctor isn't sure if it's myeloma" as denials.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rasa.nlu.constants import SPACY_DOCS
 from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
+from spacy.tokens import Doc, Span
 
 from nlu_components.question_focus import FULL_TEXT_DOC
 from nlu_components.red_flags import negated_termset
@@ -51,7 +54,7 @@ class SpacyRulerEntityExtractor(StatelessComponent):
             doc = message.get(FULL_TEXT_DOC) or message.get(SPACY_DOCS[TEXT])
             if doc is None:
                 continue
-            self._negex(doc)
+            denied = self._denied(doc)
             entities = [
                 {
                     "entity": ENTITY_NAMES[ent.label_],
@@ -61,7 +64,14 @@ class SpacyRulerEntityExtractor(StatelessComponent):
                     "extractor": type(self).__name__,
                 }
                 for ent in doc.ents
-                if ent.label_ in ENTITY_NAMES and not (ent.label_ in DENIABLE and ent._.get(NEGATED))
+                if ent.label_ in ENTITY_NAMES and ent not in denied
             ]
             message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
         return messages
+
+    def _denied(self, doc: Doc) -> List[Span]:
+        """The conditions `doc` denies, when it names at least one it does not deny."""
+        self._negex(doc)
+        conditions = [ent for ent in doc.ents if ent.label_ in DENIABLE]
+        denied = [ent for ent in conditions if ent._.get(NEGATED)]
+        return denied if len(denied) < len(conditions) else []

@@ -251,7 +251,10 @@ def test_the_language_of_a_message(language: LanguageIdentifier, text: str, code
         ("did the procedure help your pain, will it help mine", False),
         ("is it normal to be sore after kyphoplasty", False),
         ("3 days after my kyphoplasty and im so tired, just sleeping most of the day", True),
-        ("2 weeks after vertebroplasty and i get a sharp twinge when i twist, is that normal", True),
+        ("im 2 weeks post and still sore", True),
+        ("3 days after my kyphoplasty and the wound is red, would you say its infected?", True),
+        ("is it normal to be sore 2 days after kyphoplasty", False),
+        ("do most people get back pain 6 weeks after vertebroplasty?", False),
         ("will i be sore 2 days after kyphoplasty?", False),
         ("got home from hospital yesterday after the balloon thing and i am totally wiped out", True),
         ("came home from hospital yesterday after they found a crushed vertebra, i'm so sore", False),
@@ -518,6 +521,8 @@ def test_an_unclear_message_most_likely_after_care_gets_the_after_care_reply() -
         # said to be ahead and also to have happened: the after-care reply stays the safe one
         ("had the op last week, going to have another one next month, still sore", "after_care"),
         ("had it last week and still sore, will it settle?", "after_care"),
+        ("my incision is red and warm, will it heal on its own?", "after_care"),
+        ("im worried my cut is red, what can i expect", "after_care"),
     ],
 )
 def test_an_unclear_question_before_the_procedure_is_not_taken_for_after_care(
@@ -580,6 +585,9 @@ def test_conversation_turns_keep_a_lower_bar_than_answers(ranking: List[Any], ex
         ("bones are normal, no osteoporosis, its just from the crash. is it used for injuries?", ["trauma"]),
         ("she doesn't have cancer, it's her osteoporosis, can kyphoplasty help?", ["osteoporosis"]),
         ("mum has osteoporosis and myeloma, can it help her?", ["osteoporosis", "multiple_myeloma"]),
+        # every condition named reads as denied: NegEx misreads these questions, so all are kept
+        ("is it not used for osteoporosis?", ["osteoporosis"]),
+        ("the doctor isn't sure whether it's myeloma or osteoporosis", ["multiple_myeloma", "osteoporosis"]),
     ],
 )
 def test_a_condition_the_message_denies_is_no_entity(text: str, conditions: List[str]) -> None:
