@@ -28,10 +28,11 @@ from nlu_components.paths import PROJECT_ROOT
 from nlu_components.question_focus import QuestionFocus
 from nlu_components.red_flags import RedFlagDetector
 from nlu_components.routing import SafetyRouting
+from nlu_components.spacy_entities import SpacyRulerEntityExtractor
 from scripts.train import MODEL_PATH
 
-COMPONENTS = (MessageNormalizer, QuestionFocus, LanguageDetectorComponent, RedFlagDetector,
-              AnswerabilityCheck, SafetyRouting)  # fmt: skip
+COMPONENTS = (MessageNormalizer, QuestionFocus, SpacyRulerEntityExtractor, LanguageDetectorComponent,
+              RedFlagDetector, AnswerabilityCheck, SafetyRouting)  # fmt: skip
 SETS = PROJECT_ROOT / "tests" / "patient_questions"
 
 
