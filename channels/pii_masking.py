@@ -46,7 +46,8 @@ entity patterns): "my name is ann lee and I can't feel my legs" becomes "my name
 and I can't feel my legs", so red-flag detection still reads every symptom word. After a weak cue
 ("I'm", "this is", "my husband", "Dr.", "thanks,") the word must also look like a name: capitalised
 in a message that uses case, or, in an all-lower or all-upper message, not an English word
-(spaCy's English lemma tables). Names typed with no cue at all are not found.
+(spaCy's English lemma tables) nor one typo inside a long one ("embarassing"). Names typed with
+no cue at all are not found.
 
 Not masked: cities without a street, a date of a procedure, ages (over 89 too), names without a
 cue ("Beatriz here"), names that are English words in a message without capitals ("this is nancy",
@@ -61,10 +62,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
 
 import phonenumbers
 import spacy
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.lookups import Table, load_lookups
@@ -282,7 +285,36 @@ def _english_lookups() -> Tuple[Table, FrozenSet[str]]:
 
 def _is_english_word(lower: str) -> bool:
     forms, lemmas = _english_lookups()
-    return lower in lemmas or lower in forms
+    return lower in lemmas or lower in forms or _misspelt_word(lower)
+
+
+MISSPELLING_MIN_LETTERS = 7
+
+
+@lru_cache(maxsize=1)
+def _long_words_by_length() -> Dict[int, List[str]]:
+    """English lemmas and the assistant's words of at least MISSPELLING_MIN_LETTERS letters, by length."""
+    words = _english_lookups()[1] | _vocabulary()
+    by_length: Dict[int, List[str]] = {}
+    for word in sorted(w for w in words if w.isalpha() and len(w) >= MISSPELLING_MIN_LETTERS):
+        by_length.setdefault(len(word), []).append(word)
+    return by_length
+
+
+def _misspelt_word(lower: str) -> bool:
+    """One typo (Damerau-Levenshtein distance 1) inside a long English word ("embarassing",
+    "definately", "recieved"): first and last letters kept, so "patricia" (patrician) stays a name."""
+    if len(lower) < MISSPELLING_MIN_LETTERS or not lower.isalpha():
+        return False
+    by_length = _long_words_by_length()
+    candidates = [
+        w
+        for n in (len(lower) - 1, len(lower), len(lower) + 1)
+        for w in by_length.get(n, ())
+        if w[0] == lower[0] and w[-1] == lower[-1]
+    ]
+    nearest = process.extractOne(lower, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=1)
+    return nearest is not None
 
 
 class _Matchers(NamedTuple):
@@ -538,6 +570,7 @@ def prepare() -> None:
     _matchers()
     _vocabulary()
     _english_lookups()
+    _long_words_by_length()
 
 
 def mask_personal_details(text: str) -> MaskedText:

@@ -59,7 +59,9 @@ PAST_PROCEDURE = [
 TIME_AFTER = [
     f"# day|days|week|weeks|month|months after|post|since my|her|his|mums|dads|mum's|dad's {PROCEDURE}",
     f"# day|days|week|weeks|month|months after|post|since my|her|his|mums|dads|mum's|dad's * {PROCEDURE}",
-    "=i'm|im|am|she's|shes|he's|hes|is # day|days|week|weeks after|post|out",
+    # spaCy splits "i'm", "im", "she's", "shes" into two tokens: the verb's form is matched alone
+    "=am|'m|m|'s|s|'re|re # day|days|week|weeks after|post|out",
+    "=she|he|mum|mom|dad|wife|husband is # day|days|week|weeks after|post|out",
     "# day|days|week|weeks post",
 ]
 FUTURE = [
