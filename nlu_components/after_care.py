@@ -48,6 +48,13 @@ PAST_PROCEDURE = [
     f"{PROCEDURE} =was|were * done",
     f"# day|days|week|weeks out from * {PROCEDURE}",
     "plaster|plasters|dressing|dressings|stitches =came|fell off",
+    # "had two levels done last week", "had my back done": the treated bones, not any test
+    "=had # level|levels|vertebra|vertebrae|bone|bones done|treated|fixed|cemented",
+    "=had * level|levels|vertebra|vertebrae|bone|bones done|treated|fixed|cemented",
+    "=had =my|her|his|the back|spine done|treated|fixed",
+    # "since mine", "feel really good after mine", not "will it hurt after mine?"
+    "since =mine|hers|his",
+    "=feel|feels|felt|feeling|been * * after =mine|hers|his",
     # "home from hospital yesterday after the balloon thing", not "... after they found a fracture"
     f"home from hospital|hosp|clinic after * {PROCEDURE}",
     f"home from hospital|hosp|clinic after * * {PROCEDURE}",
@@ -97,7 +104,7 @@ FEELING = [
     "pain|painful|sore|soreness|hurt|hurts|hurting|ache|aching|achy|stiff|stiffness|bruise|bruised|bruising",
     "tired|exhausted|worse|swollen|swelling|itchy|itch|tender|throbbing|burning|spasm|spasms|cramp|cramps",
     "dizzy|sick|nausea|nauseous|queasy|shaky|weak|numb|tingling|headache|constipated|bunged",
-    "groggy|drowsy|woozy|twinge|twinges|niggle|niggles|pulling|tight|tightness|sleepless",
+    "groggy|drowsy|dozy|sleepy|woozy|twinge|twinges|niggle|niggles|pulling|tight|tightness|sleepless",
     "shaking|shivering|shivery|racing|pounding|palpitation|palpitations|sweating|sweaty|clammy",
     "no better",
     "not better",
@@ -108,7 +115,7 @@ FEELING = [
     "be back",
     "come back",
     "normal",
-    "worried|worry|concerned",
+    "worried|worry|concerned|scared|afraid|frightened|nervous",
     "worn out",
     "wiped out",
     "can't|cannot sleep",
