@@ -44,6 +44,7 @@ from nlu_components.normalization import (
 from nlu_components.paths import PROJECT_ROOT
 from nlu_components.question_focus import FULL_TEXT_DOC, question_focus
 from nlu_components.routing import SafetyRouting
+from nlu_components.seed_ensemble import add_member
 from nlu_components.sentence_features import SentenceFeaturesOnly
 from nlu_components.spacy_entities import SpacyRulerEntityExtractor
 
@@ -570,6 +571,34 @@ def test_the_classifier_gets_sentence_features_and_one_placeholder_for_the_token
     assert kept_sentence is not None and kept_sentence.features.shape == (1, 384)
     assert label in message.features
     assert payload.features == []
+
+
+def test_the_seed_ensemble_leaves_the_mean_of_its_members_confidences() -> None:
+    message = Message(data={TEXT: "how long is recovery"})
+    first = [{"name": "recovery", "confidence": 0.5}, {"name": "mobility", "confidence": 0.4}]
+    first += [{"name": f"topic_{n}", "confidence": 0.1 / 12} for n in range(12)]
+    second = [{"name": "mobility", "confidence": 0.8}, {"name": "recovery", "confidence": 0.2}]
+    third = [{"name": "recovery", "confidence": 0.8}, {"name": "mobility", "confidence": 0.2}]
+    add_member(message, first)
+    assert message.get(INTENT) == {"name": "recovery", "confidence": 0.5}
+    assert len(message.get(INTENT_RANKING_KEY)) == 10  # Rasa's ranking length, over all intents
+    add_member(message, second)
+    assert message.get(INTENT)["name"] == "mobility"
+    assert message.get(INTENT)["confidence"] == pytest.approx(0.6)
+    add_member(message, third)
+    ranking = message.get(INTENT_RANKING_KEY)
+    assert [r["name"] for r in ranking[:2]] == ["recovery", "mobility"]
+    assert [r["confidence"] for r in ranking[:2]] == pytest.approx([0.5, 0.4667], abs=1e-4)
+    assert ranking[2]["confidence"] == pytest.approx(0.1 / 12 / 3)
+    parse_result = message.as_dict(only_output_properties=True)
+    assert INTENT_RANKING_KEY in parse_result and "seed_ensemble" not in parse_result
+
+
+def test_a_seed_ensemble_member_without_features_leaves_the_message_as_it_was() -> None:
+    message = Message(data={TEXT: "/greet"})
+    message.set(INTENT, {"name": "greet", "confidence": 1.0})
+    add_member(message, [])
+    assert message.get(INTENT) == {"name": "greet", "confidence": 1.0}
 
 
 @pytest.mark.parametrize(
