@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import yaml
 from rasa.core.agent import Agent
+from rasa.utils.log_utils import configure_structlog
 
 from evaluation.load import percentile
 from nlu_components.answerability import AnswerabilityCheck
@@ -97,6 +99,7 @@ def measure(model: Path = MODEL_PATH, rounds: int = 2, limit: Optional[int] = No
 
 
 def main() -> None:
+    configure_structlog(logging.WARNING)  # else Rasa's parse debug lines (the messages) fill stdout
     print(json.dumps(measure(), indent=2))
 
 
