@@ -43,6 +43,15 @@ NEAREST_UNCOVERED_SHARE = 0.5
 # 0.58; its nearest examples: the balloon answer's, 0.81). Chosen on the tuning part: 4 covered
 # questions offered (0.80-1.0), no uncovered one (the nearest: 0.70, "is a dexa scan an xray").
 NEAREST_ANSWER_SHARE = 0.75
+# How likely an unclear message is a question the article does not answer, from a logistic
+# regression on sentence features (nlu_components/answerability.py writes it under this key).
+UNCOVERED_PROBABILITY = "uncovered_probability"
+# At least this likely, it is declined as the likeliest uncovered intent, under the same
+# exceptions as the nearest examples' vote ("I get that they put cement in... what brand of cement
+# do they use though?": 0.93). Chosen on tests/patient_questions/tuning.yml: the covered questions
+# it would decline (exceptions applied) all scored 0.58 or less; from 0.6 to 0.9 it declined the
+# same uncovered ones but one, so 0.8 leaves a margin for retraining.
+DECLINE_PROBABILITY = 0.8
 
 
 def ranking_without_fallback(tracker: Tracker) -> List[Dict[str, Any]]:
@@ -83,6 +92,24 @@ def nearest_uncovered(tracker: Tracker, knowledge: Knowledge) -> Optional[str]:
     if uncovered and sum(n["share"] for n in uncovered) >= NEAREST_UNCOVERED_SHARE:
         return max(uncovered, key=lambda n: n["share"])["name"]
     return None
+
+
+def uncovered_probability(tracker: Tracker) -> float:
+    """The latest message's uncovered probability (0..1); 0.0 for a message without one (it
+    skipped NLU, was confident, or came from a model trained before the scorer) or a malformed one."""
+    probability = tracker.latest_message.get(UNCOVERED_PROBABILITY)
+    if isinstance(probability, bool) or not isinstance(probability, (int, float)):
+        return 0.0
+    return float(probability) if 0.0 <= probability <= 1.0 else 0.0
+
+
+def probably_uncovered(tracker: Tracker, ranking: List[Dict[str, Any]], knowledge: Knowledge) -> Optional[str]:
+    """The likeliest uncovered intent of `ranking` (out of scope if none is ranked) when the
+    message is at least DECLINE_PROBABILITY likely a question the article does not answer, else None."""
+    if uncovered_probability(tracker) < DECLINE_PROBABILITY:
+        return None
+    not_covered = {OUT_OF_SCOPE, *knowledge.topics}
+    return next((r["name"] for r in ranking if r["name"] in not_covered), OUT_OF_SCOPE)
 
 
 def nearest_answer(tracker: Tracker, knowledge: Knowledge) -> Optional[str]:
@@ -185,7 +212,7 @@ class ActionDecline(Action):
 
 class ActionClarify(Action):
     """An unclear message: answer a condition question whose condition is known; decline what
-    the nearest examples say the article does not answer (unless it names a condition a likely
+    the nearest examples or the uncovered probability say the article does not answer (unless it names a condition a likely
     condition question asks about, or the classifier finds one answer likelier than all the
     other intents together); give the reply of a not-covered topic likelier than all else
     (again unless it names a condition a likely condition question asks about); offer the
@@ -207,7 +234,9 @@ class ActionClarify(Action):
         # the two disagree, and "did you mean ...?" asks rather than tells.
         likeliest_answer = top["name"] in knowledge.answers and top["confidence"] >= LIKELIER_THAN_THE_REST
         named_condition = asks_about_named_condition(tracker, ranking)
-        uncovered = None if named_condition or likeliest_answer else nearest_uncovered(tracker, knowledge)
+        uncovered = None
+        if not (named_condition or likeliest_answer):
+            uncovered = nearest_uncovered(tracker, knowledge) or probably_uncovered(tracker, ranking, knowledge)
         if uncovered is not None:
             utter(dispatcher, tracker, topic_reply(uncovered, knowledge))
             return []

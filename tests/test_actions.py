@@ -368,6 +368,51 @@ def test_unclear_message_whose_nearest_examples_are_mostly_one_answer_is_offered
     assert reply.get("answer_ids", ["balloon"])[0] == "balloon"  # offered first, or not at all
 
 
+@pytest.mark.parametrize(
+    "probability, kind, topic",
+    [
+        (0.93, "not_covered", "cement_material"),  # the likeliest uncovered intent replies
+        (0.8, "not_covered", "cement_material"),
+        (0.79, "clarify", None),  # below the bar, the classifier's ranking decides
+        (None, "clarify", None),  # a message without one (skipped NLU, an older model)
+        ("0.95", "clarify", None),  # malformed: events posted in another shape
+        (True, "clarify", None),
+        (7.0, "clarify", None),
+    ],
+)
+def test_unclear_message_likely_uncovered_is_declined_as_its_likeliest_uncovered_topic(
+    probability: Any, kind: str, topic: Optional[str]
+) -> None:
+    # "I get that they put bone cement in to hold it together. What brand of cement do they use though?"
+    ranking = unclear(("bone_cement", 0.45), ("cement_material", 0.3), ("out_of_scope", 0.1))
+    state = tracker("nlu_fallback", ranking=ranking, nearest=[("bone_cement", 0.6), ("cement_material", 0.4)])
+    if probability is not None:
+        state.latest_message["uncovered_probability"] = probability
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == kind and reply.get("topic") == topic
+
+
+def test_a_likely_uncovered_message_with_no_uncovered_intent_ranked_is_declined() -> None:
+    state = tracker("nlu_fallback", ranking=unclear(("condition_cancer", 0.3), ("no_cure", 0.2)))
+    state.latest_message["uncovered_probability"] = 0.96  # "how long do people live with myeloma"
+    assert reply_of(ActionClarify(), state)["kind"] == "decline"
+
+
+@pytest.mark.parametrize(
+    "ranking, named",
+    [
+        # an answer likelier than all else: "do they put you to sleep for the cement job or not"
+        ((("sedation", 0.63), ("anesthesia_details", 0.2)), ()),
+        # a condition named and asked about: "can you have kyphoplasty if you have cancer"
+        ((("eligibility_limits", 0.24), ("conditions_treated", 0.2)), ("condition", "cancer")),
+    ],
+)
+def test_the_uncovered_probability_keeps_the_votes_exceptions(ranking: Any, named: Tuple[str, ...]) -> None:
+    state = tracker("nlu_fallback", entities=entities(*named) if named else [], ranking=unclear(*ranking))
+    state.latest_message["uncovered_probability"] = 0.93
+    assert reply_of(ActionClarify(), state)["kind"] == "clarify"
+
+
 def test_the_nearest_answer_does_not_reorder_what_the_classifier_offers() -> None:
     ranking = unclear(("sedation", 0.41), ("pain_relief", 0.2))
     state = tracker("nlu_fallback", ranking=ranking, nearest=[("recovery", 0.9), ("sedation", 0.1)])

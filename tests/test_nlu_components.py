@@ -30,7 +30,14 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions import guidance
 from nlu_components.after_care import AfterCareFinder
-from nlu_components.answerability import NEAREST_EXAMPLES, AnswerabilityCheck, content_lemmas
+from nlu_components.answerability import (
+    NEAREST_EXAMPLES,
+    UNCOVERED_PROBABILITY,
+    AnswerabilityCheck,
+    Examples,
+    UncoveredScorer,
+    content_lemmas,
+)
 from nlu_components.conversation_turns import ConversationTurns
 from nlu_components.language import EnglishWords, LanguageIdentifier, domain_words
 from nlu_components.normalization import (
@@ -428,13 +435,35 @@ def test_an_unclear_message_gets_the_intents_of_its_nearest_examples(tmp_path: P
     assert NEAREST_EXAMPLES == guidance.NEAREST_EXAMPLES  # where the reply's action reads them
 
 
+def test_an_unclear_message_gets_how_likely_it_is_uncovered(tmp_path: Path) -> None:
+    """Trained on NEIGHBOURS (three uncovered, two answers), stored and loaded back: a question
+    along the uncovered examples' direction is likelier uncovered than one along the answers'."""
+    check = voter(tmp_path)
+    [near_uncovered, near_answers] = check.process(
+        [unclear([0.95, 0.0, 0.05], ["sedation"]), unclear([0.0, 0.7, 0.7], ["sedation"])]
+    )
+    high, low = near_uncovered.get(UNCOVERED_PROBABILITY), near_answers.get(UNCOVERED_PROBABILITY)
+    assert 0.5 < high <= 1.0 and 0.0 <= low < 0.5
+    assert near_uncovered.as_dict(only_output_properties=True)[UNCOVERED_PROBABILITY] == high
+    assert UNCOVERED_PROBABILITY == guidance.UNCOVERED_PROBABILITY  # where the reply's action reads it
+    confident = with_feature(message("x", "sedation", ["sedation"], []), [0.95, 0.0, 0.05])
+    assert check.process([confident])[0].get(UNCOVERED_PROBABILITY) is None  # only unclear messages
+
+
+def test_the_uncovered_scorer_needs_examples_of_both_kinds() -> None:
+    examples = Examples(np.eye(3, dtype=np.float32), np.array(["sedation", "recovery", "balloon"]))
+    assert UncoveredScorer.fit(examples, {"out_of_scope"}, 3.0) is None
+    assert UncoveredScorer.fit(examples, {"sedation"}, 3.0) is not None
+
+
 def test_a_model_trained_before_the_nearest_examples_loads_without_them(tmp_path: Path) -> None:
     storage, resource = LocalModelStorage(tmp_path), Resource("answerability")
     with storage.write_to(resource) as directory:
         (directory / "intent_lemmas.json").write_text("{}", encoding="utf-8")
     context = ExecutionContext(GraphSchema({}))
     old = AnswerabilityCheck.load(AnswerabilityCheck.get_default_config(), storage, resource, context)
-    assert old.process([unclear([0.6, 0.6, 0.0], ["sedation"])])[0].get(NEAREST_EXAMPLES) == []
+    [asked] = old.process([unclear([0.6, 0.6, 0.0], ["sedation"])])
+    assert asked.get(NEAREST_EXAMPLES) == [] and asked.get(UNCOVERED_PROBABILITY) is None
 
 
 @pytest.mark.parametrize(
