@@ -103,7 +103,9 @@ def uncovered_probability(tracker: Tracker) -> float:
     return float(probability) if 0.0 <= probability <= 1.0 else 0.0
 
 
-def probably_uncovered(tracker: Tracker, ranking: List[Dict[str, Any]], knowledge: Knowledge) -> Optional[str]:
+def probably_uncovered(
+    tracker: Tracker, ranking: List[Dict[str, Any]], knowledge: Knowledge
+) -> Optional[str]:
     """The likeliest uncovered intent of `ranking` (out of scope if none is ranked) when the
     message is at least DECLINE_PROBABILITY likely a question the article does not answer, else None."""
     if uncovered_probability(tracker) < DECLINE_PROBABILITY:
@@ -212,12 +214,12 @@ class ActionDecline(Action):
 
 class ActionClarify(Action):
     """An unclear message: answer a condition question whose condition is known; decline what
-    the nearest examples or the uncovered probability say the article does not answer (unless it names a condition a likely
-    condition question asks about, or the classifier finds one answer likelier than all the
-    other intents together); give the reply of a not-covered topic likelier than all else
-    (again unless it names a condition a likely condition question asks about); offer the
-    likeliest questions, or, where there are none, the answer the nearest examples mostly are;
-    or decline."""
+    the nearest examples or the uncovered probability say the article does not answer (unless it
+    names a condition a likely condition question asks about, or the classifier finds one answer
+    likelier than all the other intents together); give the reply of a not-covered topic
+    likelier than all else (again unless it names a condition a likely condition question asks
+    about); offer the likeliest questions, or, where there are none, the answer the nearest
+    examples mostly are; or decline."""
 
     def name(self) -> str:
         return "action_clarify"
@@ -236,7 +238,8 @@ class ActionClarify(Action):
         named_condition = asks_about_named_condition(tracker, ranking)
         uncovered = None
         if not (named_condition or likeliest_answer):
-            uncovered = nearest_uncovered(tracker, knowledge) or probably_uncovered(tracker, ranking, knowledge)
+            voted = nearest_uncovered(tracker, knowledge)
+            uncovered = voted or probably_uncovered(tracker, ranking, knowledge)
         if uncovered is not None:
             utter(dispatcher, tracker, topic_reply(uncovered, knowledge))
             return []

@@ -42,7 +42,6 @@ from typing import Any, Dict, Iterable, List, Optional, Set
 
 import numpy as np
 import yaml
-from sklearn.linear_model import LogisticRegression
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -51,6 +50,7 @@ from rasa.nlu.constants import SPACY_DOCS
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.linear_model import LogisticRegression
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.tokens import Doc
 
@@ -243,7 +243,8 @@ class AnswerabilityCheck(GraphComponent):
         self.counts = {lemma: dict(by_intent) for lemma, by_intent in counts.items()}
         if features:
             self.examples = Examples(np.stack(features), np.array(intents))
-            self.scorer = UncoveredScorer.fit(self.examples, self.uncovered, self.config["uncovered_scorer_c"])
+            regularisation = self.config["uncovered_scorer_c"]
+            self.scorer = UncoveredScorer.fit(self.examples, self.uncovered, regularisation)
         scorer = {}
         if self.scorer is not None:
             scorer = {"scorer_weights": self.scorer.weights, "scorer_bias": np.array(self.scorer.bias)}
