@@ -8,10 +8,11 @@ import re
 
 import yaml
 
-from actions.guidance import DECLINE_ODDS, NEAREST_ANSWER_SHARE, NEAREST_UNCOVERED_SHARE
+from actions.guidance import DECLINE_ODDS, DECLINE_PROBABILITY, NEAREST_ANSWER_SHARE, NEAREST_UNCOVERED_SHARE
 from evaluation import patient_questions
 from evaluation.benchmark import LATEST_REPORT, README_BEGIN, README_END, markdown
 from evaluation.sms_segments import measure, sentence, summary
+from nlu_components.answerability import AnswerabilityCheck
 from nlu_components.language import MIN_ENGLISH_SHARE, SURE_CONFIDENCE
 from nlu_components.paths import PROJECT_ROOT
 from nlu_components.red_flags import CLASSIFIER_CONFIDENCE
@@ -46,6 +47,9 @@ def test_the_readme_states_the_thresholds_the_code_uses() -> None:
     assert float(stated("English share")) == MIN_ENGLISH_SHARE
     assert float(stated("namer confidence")) == SURE_CONFIDENCE
     assert float(stated("decline odds")) == DECLINE_ODDS
+    assert float(stated("decline probability")) == DECLINE_PROBABILITY
+    scorer = {**AnswerabilityCheck.get_default_config(), **answerability}
+    assert float(stated("scorer C")) == scorer["uncovered_scorer_c"]
 
 
 def test_the_readme_states_what_sms_replies_cost() -> None:
