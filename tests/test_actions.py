@@ -372,8 +372,8 @@ def test_unclear_message_whose_nearest_examples_are_mostly_one_answer_is_offered
     "probability, kind, topic",
     [
         (0.93, "not_covered", "cement_material"),  # the likeliest uncovered intent replies
-        (0.8, "not_covered", "cement_material"),
-        (0.79, "clarify", None),  # below the bar, the classifier's ranking decides
+        (0.9, "not_covered", "cement_material"),
+        (0.89, "clarify", None),  # below the bar, the classifier's ranking decides
         (None, "clarify", None),  # a message without one (skipped NLU, an older model)
         ("0.95", "clarify", None),  # malformed: events posted in another shape
         (True, "clarify", None),
@@ -408,9 +408,34 @@ def test_a_likely_uncovered_message_with_no_uncovered_intent_ranked_is_declined(
     ],
 )
 def test_the_uncovered_probability_keeps_the_votes_exceptions(ranking: Any, named: Tuple[str, ...]) -> None:
-    state = tracker("nlu_fallback", entities=entities(*named) if named else [], ranking=unclear(*ranking))
+    # the named condition's message also names the procedure (see the general condition question)
+    found = entities(*named) + entities("procedure", "kyphoplasty") if named else []
+    state = tracker("nlu_fallback", entities=found, ranking=unclear(*ranking))
     state.latest_message["uncovered_probability"] = 0.93
     assert reply_of(ActionClarify(), state)["kind"] == "clarify"
+
+
+@pytest.mark.parametrize(
+    "probability, procedure, kind",
+    [
+        (0.96, False, "not_covered"),  # "what are the early signs of multiple myeloma": diagnosis
+        (0.96, True, "clarify"),  # "can you have kyphoplasty if you have myeloma": about the procedure
+        (0.7, False, "clarify"),  # "can it help if i have myeloma"
+    ],
+)
+def test_a_general_question_about_a_named_condition_is_declined(
+    probability: float, procedure: bool, kind: str
+) -> None:
+    named = entities("condition", "multiple_myeloma") + (
+        entities("procedure", "kyphoplasty") if procedure else []
+    )
+    ranking = unclear(("diagnosis", 0.2), ("after_care", 0.13), ("conditions_treated", 0.12))
+    state = tracker("nlu_fallback", entities=named, ranking=ranking)
+    state.latest_message["uncovered_probability"] = probability
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == kind and reply.get("topic", "diagnosis") == "diagnosis"
+    if kind == "clarify":  # the condition the message names is offered first
+        assert reply["answer_ids"][0] == "condition_cancer"
 
 
 def test_the_nearest_answer_does_not_reorder_what_the_classifier_offers() -> None:
