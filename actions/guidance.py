@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
@@ -47,6 +48,9 @@ NEAREST_ANSWER_SHARE = 0.75
 # regression on sentence features (nlu_components/answerability.py writes it under this key).
 UNCOVERED_PROBABILITY = "uncovered_probability"
 PROCEDURE_ENTITY = "procedure"  # the entity ruler's name for kyphoplasty and its other names
+# Words by which a message points at the procedure without naming it ("is that the kind of thing
+# it's for?", "can they do it with myeloma?").
+POINTING_WORDS = {"it", "this", "that", "they", "them"}
 # At least this likely, it is declined as the likeliest uncovered intent, under the same
 # exceptions as the nearest examples' vote ("I get that they put cement in... what brand of cement
 # do they use though?": 0.93), and a condition it names no longer shields it when it names no
@@ -117,12 +121,18 @@ def probably_uncovered(
     return next((r["name"] for r in ranking if r["name"] in not_covered), OUT_OF_SCOPE)
 
 
-def general_condition_question(tracker: Tracker) -> bool:
-    """Whether the message names no procedure and is at least DECLINE_PROBABILITY likely a
-    question the article does not answer: "what are the early signs of multiple myeloma" asks
-    about the condition it names, not about kyphoplasty for it (0.96)."""
+def general_condition_question(tracker: Tracker, top: Dict[str, Any], knowledge: Knowledge) -> bool:
+    """Whether the message names no procedure, nor points at it (POINTING_WORDS), and is likely a
+    question the article does not answer: at least DECLINE_PROBABILITY uncovered, or its
+    likeliest intent `top` ({"name", "confidence"}) a not-covered topic likelier than all else.
+    "What are the early signs of multiple myeloma" (0.96) and "does vitamin D help with
+    osteoporosis" (osteoporosis medicines 0.64) ask about the condition they name, not about
+    kyphoplasty for it."""
     named = {e.get("entity") for e in tracker.latest_message.get("entities", []) if isinstance(e, dict)}
-    return PROCEDURE_ENTITY not in named and uncovered_probability(tracker) >= DECLINE_PROBABILITY
+    words = set(re.findall(r"[a-z]+", str(tracker.latest_message.get("text") or "").lower()))
+    likeliest_topic = top["name"] in knowledge.topics and top["confidence"] >= LIKELIER_THAN_THE_REST
+    likely_uncovered = likeliest_topic or uncovered_probability(tracker) >= DECLINE_PROBABILITY
+    return PROCEDURE_ENTITY not in named and not words & POINTING_WORDS and likely_uncovered
 
 
 def nearest_answer(tracker: Tracker, knowledge: Knowledge) -> Optional[str]:
@@ -246,9 +256,8 @@ class ActionClarify(Action):
         # The vote never declines what the classifier finds one answer likelier than all else:
         # the two disagree, and "did you mean ...?" asks rather than tells.
         likeliest_answer = top["name"] in knowledge.answers and top["confidence"] >= LIKELIER_THAN_THE_REST
-        named_condition = asks_about_named_condition(tracker, ranking) and not general_condition_question(
-            tracker
-        )
+        named_condition = asks_about_named_condition(tracker, ranking)
+        named_condition = named_condition and not general_condition_question(tracker, top, knowledge)
         uncovered = None
         if not (named_condition or likeliest_answer):
             voted = nearest_uncovered(tracker, knowledge)

@@ -322,9 +322,9 @@ def test_an_answer_the_classifier_finds_likelier_than_the_rest_is_offered_not_vo
 
 
 def test_a_named_condition_a_likely_condition_question_asks_about_is_offered_over_a_likelier_topic() -> None:
-    # "xray says compression fracture at T12, is that the kind of thing kyphoplasty is for"
     ranking = unclear(("diagnosis", 0.54), ("conditions_treated", 0.36))
     state = tracker("nlu_fallback", entities=entities("condition", "osteoporosis"), ranking=ranking)
+    state.latest_message["text"] = "xray says compression fracture at T12, is that the kind of thing it's for"
     reply = reply_of(ActionClarify(), state)
     assert reply["kind"] == "clarify" and reply["answer_ids"][0] == "condition_osteoporosis"
     # without the condition named, the topic likelier than all else replies
@@ -431,11 +431,32 @@ def test_a_general_question_about_a_named_condition_is_declined(
     )
     ranking = unclear(("diagnosis", 0.2), ("after_care", 0.13), ("conditions_treated", 0.12))
     state = tracker("nlu_fallback", entities=named, ranking=ranking)
+    state.latest_message["text"] = "what are the early signs of multiple myeloma"
     state.latest_message["uncovered_probability"] = probability
     reply = reply_of(ActionClarify(), state)
     assert reply["kind"] == kind and reply.get("topic", "diagnosis") == "diagnosis"
     if kind == "clarify":  # the condition the message names is offered first
         assert reply["answer_ids"][0] == "condition_cancer"
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("does vitamin d help with osteoporosis", "not_covered"),  # the topic likelier than all else
+        ("my mum has osteoporosis, would it help her?", "clarify"),  # points at the procedure
+        ("is that the kind of thing they do for osteoporosis", "clarify"),
+    ],
+)
+def test_a_condition_question_that_does_not_point_at_the_procedure_gets_the_likeliest_topic(
+    text: str, kind: str
+) -> None:
+    ranking = unclear(("osteoporosis_medicines", 0.64), ("conditions_treated", 0.16))
+    state = tracker("nlu_fallback", entities=entities("condition", "osteoporosis"), ranking=ranking)
+    state.latest_message["text"] = text
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == kind
+    assert reply.get("topic", "osteoporosis_medicines") == "osteoporosis_medicines"
+    assert reply.get("answer_ids", ["condition_osteoporosis"])[0] == "condition_osteoporosis"
 
 
 def test_the_nearest_answer_does_not_reorder_what_the_classifier_offers() -> None:
