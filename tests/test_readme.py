@@ -9,6 +9,7 @@ import re
 import yaml
 
 from actions.guidance import DECLINE_ODDS, DECLINE_PROBABILITY, NEAREST_ANSWER_SHARE, NEAREST_UNCOVERED_SHARE
+from actions.replies import red_flag_kinds
 from evaluation import patient_questions
 from evaluation.benchmark import LATEST_REPORT, README_BEGIN, README_END, markdown
 from evaluation.sms_segments import measure, sentence, summary
@@ -50,6 +51,10 @@ def test_the_readme_states_the_thresholds_the_code_uses() -> None:
     assert float(stated("decline probability")) == DECLINE_PROBABILITY
     scorer = {**AnswerabilityCheck.get_default_config(), **answerability}
     assert float(stated("scorer C")) == scorer["uncovered_scorer_c"]
+
+
+def test_the_readme_names_every_red_flag_kind_most_urgent_first() -> None:
+    assert stated("red-flag kinds").split(", ") == red_flag_kinds()
 
 
 def test_the_readme_states_what_sms_replies_cost() -> None:
