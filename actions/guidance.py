@@ -148,16 +148,17 @@ def condition_question_with_its_condition(top: Dict[str, Any], tracker: Tracker)
     """Whether the likeliest intent `top` ({"name", "confidence"}) is a condition question whose
     condition is known: named in the message (the entity ruler agrees with the classifier), or,
     for "is it right for my mum?", earlier in the conversation when candidacy is likelier than
-    all the other intents together (its answer says first that the doctor decides)."""
+    all the other intents together, or the likeliest and most of the nearest examples' too ("can
+    it help him?": DIET 0.48, its nearest examples 0.62 candidacy questions); its answer says
+    first that the doctor decides."""
     if top["name"] not in CONDITION_INTENTS:
         return False
     if message_condition(tracker):
         return True
-    return (
-        top["name"] == CANDIDACY
-        and top["confidence"] >= LIKELIER_THAN_THE_REST
-        and bool(tracker.get_slot("condition"))
-    )
+    if top["name"] != CANDIDACY or not tracker.get_slot("condition"):
+        return False
+    neighbours = sum(n["share"] for n in nearest_examples(tracker) if n["name"] == CANDIDACY)
+    return top["confidence"] >= LIKELIER_THAN_THE_REST or neighbours >= LIKELIER_THAN_THE_REST
 
 
 def asks_about_named_condition(tracker: Tracker, ranking: List[Dict[str, Any]]) -> bool:

@@ -465,13 +465,22 @@ def test_the_nearest_answer_does_not_reorder_what_the_classifier_offers() -> Non
     assert reply_of(ActionClarify(), state)["answer_ids"] == ["sedation", "pain_relief"]
 
 
-@pytest.mark.parametrize("confidence, kind", [(0.61, "answer"), (0.4, "clarify")])
+@pytest.mark.parametrize(
+    "confidence, neighbours, kind",
+    [
+        (0.61, 0.0, "answer"),
+        (0.4, 0.0, "clarify"),
+        (0.48, 0.62, "answer"),  # "can it help him?": most of its nearest examples are candidacy questions
+        (0.48, 0.45, "clarify"),
+    ],
+)
 def test_unclear_candidacy_follow_up_uses_the_condition_named_earlier_when_likelier_than_all_else(
-    confidence: float, kind: str
+    confidence: float, neighbours: float, kind: str
 ) -> None:
     # "can kyphoplasty help with osteoporosis?", then "is it right for my mum?"
     ranking = unclear(("am_i_a_candidate", confidence), ("sedation", 0.12))
-    state = tracker("nlu_fallback", slots={"condition": "osteoporosis"}, ranking=ranking)
+    nearest = [("am_i_a_candidate", neighbours), ("pain_relief", 1 - neighbours)]
+    state = tracker("nlu_fallback", slots={"condition": "osteoporosis"}, ranking=ranking, nearest=nearest)
     reply = reply_of(ActionClarify(), state)
     assert reply["kind"] == kind and reply["answer_ids"][:2] == ["am_i_a_candidate", "condition_osteoporosis"]
 
