@@ -47,7 +47,8 @@ PAST_PROCEDURE = [
     f"{PROCEDURE} =was|were done",
     f"{PROCEDURE} =was|were * done",
     f"# day|days|week|weeks out from * {PROCEDURE}",
-    "plaster|plasters|dressing|dressings|stitches =came|fell off",
+    "plaster|plasters|dressing|dressings|stitches|bandage * * * =came|fell off",
+    "plaster|plasters|dressing|dressings|stitches|bandage * * * =has|have|had =come|fallen off",
     # "had two levels done last week", "had my back done": the treated bones, not any test
     "=had # level|levels|vertebra|vertebrae|bone|bones done|treated|fixed|cemented",
     "=had * level|levels|vertebra|vertebrae|bone|bones done|treated|fixed|cemented",
@@ -127,6 +128,15 @@ FEELING = [
     "hot|warm to the touch",
     "hot|warm and red",
 ]
+# How they feel or the wound looks when all is well ("feel amazing, ok to potter about?"): still
+# after-care, which the article does not cover; not in a question about what the procedure would
+# do for someone else ("mum had it last year and feels great, would it help me?").
+FEELING_WELL = [
+    "=feel|feels|felt|feeling amazing|great|fine|good|better|brilliant|wonderful|fantastic|well",
+    "=feel|feels|felt|feeling * amazing|great|fine|good|better|brilliant|wonderful|fantastic|well",
+    "=look|looks|looking clean|dry|fine|healed|healing|ok|okay",
+    "=look|looks|looking * clean|dry|fine|healed|healing|ok|okay",
+]
 
 
 class AfterCareFinder:
@@ -136,6 +146,7 @@ class AfterCareFinder:
         self.matcher = Matcher(nlp.vocab)
         self.matcher.add("PAST_PROCEDURE", [token_pattern(p, nlp) for p in PAST_PROCEDURE])
         self.matcher.add("FEELING", [token_pattern(p, nlp) for p in FEELING])
+        self.matcher.add("FEELING_WELL", [token_pattern(p, nlp) for p in FEELING_WELL])
         self.matcher.add("AHEAD", [token_pattern(p, nlp) for p in AHEAD])
         self.matcher.add("TIME_AFTER", [token_pattern(p, nlp) for p in TIME_AFTER])
         self.matcher.add("FUTURE", [token_pattern(p, nlp) for p in FUTURE])
@@ -148,7 +159,9 @@ class AfterCareFinder:
         return found
 
     def describes_after_care(self, doc: Doc) -> bool:
-        return {"PAST_PROCEDURE", "FEELING"} <= self._found(doc)
+        found = self._found(doc)
+        feeling_well = "FEELING_WELL" in found and "PROCEDURE_QUESTION" not in found
+        return "PAST_PROCEDURE" in found and ("FEELING" in found or feeling_well)
 
     def procedure_ahead(self, doc: Doc) -> bool:
         """The doc says the procedure is still to come (a date, a plan, or a question about what

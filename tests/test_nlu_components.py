@@ -282,6 +282,10 @@ def test_the_language_of_a_message(language: LanguageIdentifier, text: str, code
         ("surgery was wed and the little holes look a bit pink, is that ok", True),
         ("plaster came off in the shower and the little holes look a bit pink, is that ok", True),
         ("when the dressing comes off will the skin be red?", False),
+        ("had mine done last week and honestly i feel amazing, is it ok to potter about?", True),
+        ("the plaster over my incision has come off, it looks clean and dry. anything i should do", True),
+        ("my mum had kyphoplasty last year and feels great, would it help my osteoporosis too?", False),
+        ("will the plaster come off by itself?", False),
     ],
 )
 def test_after_care_needs_a_past_procedure_and_how_the_patient_feels(text: str, after_care: bool) -> None:
