@@ -3,14 +3,16 @@
 A question that asks for a quantity ("how many cuts?", "what percentage does it work for?", "how
 many minutes does the cement take?") is not answered by a text that gives none, however close
 its topic: the reply says plainly that the article gives no number, and quotes what it does
-say. (The NLU part, nlu_components/answerability.py, catches questions whose words belong to a
-topic the article does not cover.)
+say. Nor is a question about a condition itself ("is osteoporosis genetic?", "is myeloma curable
+these days?") answered by the article's list of conditions kyphoplasty treats. (The NLU part,
+nlu_components/answerability.py, catches questions whose words belong to a topic the article
+does not cover.)
 """
 
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from actions.knowledge import Answer
 
@@ -36,3 +38,40 @@ def asks_for_number(question: str) -> bool:
 
 def gives_number(answers: Sequence[Answer]) -> bool:
     return any(NUMBER.search(answer.text) for answer in answers)
+
+
+# Conditions a question may ask about for themselves; the fracture and the injury are what the
+# procedure treats, so a question about them is a question about the procedure's field.
+CONDITIONS_IN_THEMSELVES = frozenset({"osteoporosis", "cancer", "multiple_myeloma", "spinal_tumor"})
+# Words that tie a named condition to the procedure, to the spine's breaks it treats, or to
+# someone who would have it ("can it help with osteoporosis?", "is myeloma on the list?", "people
+# with bone cancer", "why did her back break, she has osteoporosis").
+TREATMENT_LINK = frozenset(
+    """help helps helped helping treat treats treated treating treatment treatments fix fixes fixed work
+    works qualify qualifies candidate candidates suitable eligible option options done offer offered list
+    listed count counts cover covered apply recommend recommended use used benefit ease relieve relief
+    kyphoplasty kypho procedure surgery operation op it this that they them balloon cement
+    vertebroplasty break breaks broke broken fracture fractures fractured crack cracked cracking collapse
+    collapsed crush crushed squashed vertebra vertebrae after afterwards again people patients patient
+    someone somebody person anyone sufferers""".split()
+)
+# A question, not a statement ("my mom has osteoporosis" tells the condition, to hear about the procedure).
+QUESTION = re.compile(
+    r"\?|^\W*(what|whats|why|how|is|are|can|could|does|do|will|would|should|which|when|who)\b", re.IGNORECASE
+)
+# "And osteoporosis?", "what about myeloma?": a follow-up that adds a condition to the last question.
+MIN_WORDS = 4
+
+
+def asks_about_condition_itself(text: str, conditions: Iterable[str], procedure_named: bool) -> bool:
+    """Whether `text` asks about a condition itself, not about kyphoplasty for it: it names one of
+    CONDITIONS_IN_THEMSELVES (`conditions`: the entity ruler's condition ids), names no procedure
+    (`procedure_named`: a `procedure` entity), has at least MIN_WORDS words, none of
+    TREATMENT_LINK, and is a QUESTION. "Does osteoporosis run in families?", "what causes spinal
+    tumours?"."""
+    words = re.findall(r"[a-z]+", text.lower())
+    about_condition = bool(CONDITIONS_IN_THEMSELVES.intersection(conditions)) and not procedure_named
+    # the procedure's name misspelt past the entity ruler's list ("kyphoplsty") still links it
+    misspelt_procedure = any(word.startswith(("kyph", "kyf", "vertebrop")) for word in words)
+    unlinked = len(words) >= MIN_WORDS and not TREATMENT_LINK & set(words) and not misspelt_procedure
+    return about_condition and unlinked and bool(QUESTION.search(text))

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answerability import asks_for_number, gives_number
+from actions.answerability import asks_about_condition_itself, asks_for_number, gives_number
 from actions.clinic import load_clinic
 from actions.knowledge import Answer, Knowledge, Sentence, Topic, load_knowledge
 from actions.replies import fill, menu_reply, not_covered_reply, reply_text, utter
@@ -17,6 +17,7 @@ from actions.reply import Reply, buttons_for, evidence, new_reply, reference_lis
 
 CANDIDACY = "am_i_a_candidate"
 CONDITIONS = "conditions_treated"
+PROCEDURE_ENTITY = "procedure"  # the entity ruler's name for kyphoplasty and its other names
 RELATED_BUTTONS = 2
 
 
@@ -72,6 +73,22 @@ def evidence_of(answers: Sequence[Answer]) -> List[Sentence]:
     return list(dict.fromkeys(sentence for answer in answers for sentence in answer.evidence))
 
 
+def condition_itself_reply(tracker: Tracker, knowledge: Knowledge) -> Optional[Reply]:
+    """The reply to a question about a condition itself ("is myeloma curable these days?",
+    actions/answerability.py): the article does not say, and what it does say of the condition
+    (its answer's sentences) is quoted; None for any other message."""
+    message = tracker.latest_message
+    conditions = list(tracker.get_latest_entity_values("condition"))
+    entities = [e for e in message.get("entities", []) if isinstance(e, dict)]
+    procedure_named = any(e.get("entity") == PROCEDURE_ENTITY for e in entities)
+    if not asks_about_condition_itself(str(message.get("text") or ""), conditions, procedure_named):
+        return None
+    named = [knowledge.answer_for_condition(condition) for condition in conditions]
+    nearby = tuple(evidence_of([answer for answer in named if answer is not None]))
+    topic = Topic("condition_itself", "About the condition itself", reply_text("condition_itself"), nearby)
+    return not_covered_reply(topic)
+
+
 def answer_reply(answers: Sequence[Answer], buttons: List[Dict[str, str]]) -> Reply:
     """The `answer` reply: the answers' texts, their evidence quoted, their ids in `answer_ids`."""
     return new_reply(
@@ -115,6 +132,10 @@ class ActionAnswer(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         knowledge = load_knowledge()
+        about_condition = condition_itself_reply(tracker, knowledge)
+        if about_condition is not None:
+            utter(dispatcher, tracker, about_condition)
+            return []
         answers = choose_answers(tracker.get_intent_of_latest_message(), tracker, knowledge)
         if asks_for_number(tracker.latest_message.get("text") or "") and not gives_number(answers):
             nearby = Topic(

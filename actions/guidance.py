@@ -9,7 +9,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import CANDIDACY, choose_answers, message_condition, utter_answers
+from actions.answers import (
+    CANDIDACY,
+    PROCEDURE_ENTITY,
+    choose_answers,
+    condition_itself_reply,
+    message_condition,
+    utter_answers,
+)
 from actions.clinic import load_clinic
 from actions.knowledge import Answer, Knowledge, load_knowledge
 from actions.replies import menu_reply, not_covered_reply, reply_text, utter, with_starter_questions
@@ -47,7 +54,6 @@ NEAREST_ANSWER_SHARE = 0.75
 # How likely an unclear message is a question the article does not answer, from a logistic
 # regression on sentence features (nlu_components/answerability.py writes it under this key).
 UNCOVERED_PROBABILITY = "uncovered_probability"
-PROCEDURE_ENTITY = "procedure"  # the entity ruler's name for kyphoplasty and its other names
 # Words by which a message points at the procedure without naming it ("is that the kind of thing
 # it's for?", "can they do it with myeloma?").
 POINTING_WORDS = {"it", "this", "that", "they", "them"}
@@ -235,10 +241,12 @@ class ActionDecline(Action):
 
 
 class ActionClarify(Action):
-    """An unclear message: answer a condition question whose condition is known; decline what
+    """An unclear message: answer a condition question whose condition is known, unless it asks
+    about the condition itself; decline what
     the nearest examples or the uncovered probability say the article does not answer (unless it
     names a condition a likely condition question asks about, or the classifier finds one answer
-    likelier than all the other intents together); give the reply of a not-covered topic
+    likelier than all the other intents together); decline a question about a condition itself
+    with what the article says of it; give the reply of a not-covered topic
     likelier than all else (again unless it names a condition a likely condition question asks
     about); offer the likeliest questions, or, where there are none, the answer the nearest
     examples mostly are; or decline."""
@@ -252,7 +260,8 @@ class ActionClarify(Action):
         knowledge = load_knowledge()
         ranking = ranking_without_fallback(tracker)
         top = ranking[0] if ranking else {"name": OUT_OF_SCOPE, "confidence": 0.0}
-        if condition_question_with_its_condition(top, tracker):
+        about_condition = condition_itself_reply(tracker, knowledge)
+        if condition_question_with_its_condition(top, tracker) and about_condition is None:
             return utter_answers(dispatcher, tracker, choose_answers(top["name"], tracker, knowledge))
         # The vote never declines what the classifier finds one answer likelier than all else:
         # the two disagree, and "did you mean ...?" asks rather than tells.
@@ -265,6 +274,9 @@ class ActionClarify(Action):
             uncovered = voted or probably_uncovered(tracker, ranking, knowledge)
         if uncovered is not None:
             utter(dispatcher, tracker, topic_reply(uncovered, knowledge))
+            return []
+        if about_condition is not None:  # when no not-covered topic says more
+            utter(dispatcher, tracker, about_condition)
             return []
         offered = nearest_answer(tracker, knowledge)  # never with an uncovered majority
         likeliest_topic = top["name"] in knowledge.topics and top["confidence"] >= LIKELIER_THAN_THE_REST

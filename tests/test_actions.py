@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 import yaml
 from rasa.core.channels.channel import OutputChannel
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 
 from actions.answers import ActionAnswer, ActionShowSources, ActionTellMeMore
@@ -186,6 +186,51 @@ def test_a_question_asking_for_a_number_the_answer_does_not_give_is_declined_wit
     assert reply["text"].startswith(reply_text("no_numbers"))
     assert [q["id"] for q in reply["quotes"]][-1] == KNOWLEDGE.answers[intent].evidence[-1].id
     assert numbers(reply) == [CLINIC.phone]
+
+
+def about_condition(intent: str, text: str, condition: str) -> Tracker:
+    state = tracker(intent, entities("condition", condition), ranking=unclear((intent, 0.4)))
+    state.latest_message["text"] = text
+    return state
+
+
+@pytest.mark.parametrize(
+    "intent, text, condition",
+    [
+        ("condition_osteoporosis", "does osteoporosis run in families?? worried about me", "osteoporosis"),
+        ("no_cure", "is multiple myeloma curable these days", "multiple_myeloma"),
+        ("condition_spinal_tumor", "are spinal tumours usually cancerous or mostly harmless", "spinal_tumor"),
+        ("conditions_treated", "what causes osteoporosis in the first place", "osteoporosis"),
+    ],
+)
+@pytest.mark.parametrize("action", [ActionAnswer(), ActionClarify()], ids=["answer", "clarify"])
+def test_a_question_about_a_condition_itself_is_declined_with_what_the_article_says_of_it(
+    action: Action, intent: str, text: str, condition: str
+) -> None:
+    reply = reply_of(action, about_condition(intent, text, condition))
+    assert reply["kind"] == "not_covered" and reply["topic"] == "condition_itself"
+    assert reply["text"].startswith(reply_text("condition_itself"))
+    said = KNOWLEDGE.answer_for_condition(condition)
+    assert said is not None and {s.id for s in said.evidence} <= {q["id"] for q in reply["quotes"]}
+    assert numbers(reply) == [CLINIC.phone]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can kyphoplasty help with osteoporosis?",  # names the procedure
+        "would it help her osteoporosis",  # points at it
+        "my mom has osteoporosis",  # a statement, to hear about the procedure
+        "what about osteoporosis?",  # a follow-up adding a condition
+        "is osteoporosis on the list",  # a word that links it to the treatment
+        "what about people with osteoporosis, can they have it",
+        "can u do kyphoplsty on osteoporosis",  # the procedure misspelt past the entity ruler
+        "why did her back break, she has osteoporosis",  # the breaks the procedure treats
+    ],
+)
+def test_a_condition_question_that_links_the_condition_to_the_procedure_is_answered(text: str) -> None:
+    reply = reply_of(ActionAnswer(), about_condition("condition_osteoporosis", text, "osteoporosis"))
+    assert reply["kind"] == "answer"
 
 
 def test_a_question_asking_for_a_number_the_answer_gives_is_answered() -> None:
@@ -416,26 +461,28 @@ def test_the_uncovered_probability_keeps_the_votes_exceptions(ranking: Any, name
 
 
 @pytest.mark.parametrize(
-    "probability, procedure, kind",
+    "probability, text, procedure, kind",
     [
-        (0.96, False, "not_covered"),  # "what are the early signs of multiple myeloma": diagnosis
-        (0.96, True, "clarify"),  # "can you have kyphoplasty if you have myeloma": about the procedure
-        (0.7, False, "clarify"),  # "can it help if i have myeloma"
+        (0.96, "what are the early signs of multiple myeloma", False, ("not_covered", "diagnosis")),
+        # uncertain: declined as a question about the condition itself
+        (0.7, "what are the early signs of multiple myeloma", False, ("not_covered", "condition_itself")),
+        (0.96, "can you have kyphoplasty if you have myeloma", True, ("clarify", None)),
+        (0.7, "can it help if i have myeloma", False, ("clarify", None)),
     ],
 )
 def test_a_general_question_about_a_named_condition_is_declined(
-    probability: float, procedure: bool, kind: str
+    probability: float, text: str, procedure: bool, kind: Tuple[str, Optional[str]]
 ) -> None:
     named = entities("condition", "multiple_myeloma") + (
         entities("procedure", "kyphoplasty") if procedure else []
     )
     ranking = unclear(("diagnosis", 0.2), ("after_care", 0.13), ("conditions_treated", 0.12))
     state = tracker("nlu_fallback", entities=named, ranking=ranking)
-    state.latest_message["text"] = "what are the early signs of multiple myeloma"
+    state.latest_message["text"] = text
     state.latest_message["uncovered_probability"] = probability
     reply = reply_of(ActionClarify(), state)
-    assert reply["kind"] == kind and reply.get("topic", "diagnosis") == "diagnosis"
-    if kind == "clarify":  # the condition the message names is offered first
+    assert (reply["kind"], reply.get("topic")) == kind
+    if reply["kind"] == "clarify":  # the condition the message names is offered first
         assert reply["answer_ids"][0] == "condition_cancer"
 
 
