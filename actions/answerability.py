@@ -3,10 +3,12 @@
 A question that asks for a quantity ("how many cuts?", "what percentage does it work for?", "how
 many minutes does the cement take?") is not answered by a text that gives none, however close
 its topic: the reply says plainly that the article gives no number, and quotes what it does
-say. Nor is a question about a condition itself ("is osteoporosis genetic?", "is myeloma curable
-these days?") answered by the article's list of conditions kyphoplasty treats. (The NLU part,
-nlu_components/answerability.py, catches questions whose words belong to a topic the article
-does not cover.)
+say. The same for a question that asks for a name or a date ("who invented it?", "which brand of
+cement?", "what year did it start?"), and for one that asks how far or how lasting an effect is
+("will my back be completely straight?"). Nor is a question about a condition itself ("is
+osteoporosis genetic?", "is myeloma curable these days?") answered by the article's list of
+conditions kyphoplasty treats. (The NLU part, nlu_components/answerability.py, catches questions
+whose words belong to a topic the article does not cover.)
 """
 
 from __future__ import annotations
@@ -32,12 +34,51 @@ NUMBER = re.compile(
 )
 
 
+# "Who invented it?", "which brand of balloon?", "what year did it start?": a person, a maker or a
+# date. The article names none; an answer that gives a year would answer the date.
+ASKS_FOR_NAME = re.compile(
+    r"\bwho\s+(invented|discovered|developed|created|came up with|pioneered|makes|made|first)\b"
+    r"|\b(what|which)\s+(brand|make|manufacturer|company|firm|model|year)\b|\bbrand\s*name\b"
+    r"|\bwhen\s+was\s+(it|this|kyphoplasty|the procedure|the balloon)\s+(invented|developed|first)\b",
+    re.IGNORECASE,
+)
+YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
+# "Will my back be completely straight?", "can I come off my tramadol completely?", "gone for
+# good?": how far or how lasting an effect is. The article's answers say what can improve, not by
+# how much; one that says "completely" or "for good" would answer it.
+DEGREE = r"(completely|fully|totally|entirely|100 ?%|for good|permanently)"
+DEGREE_BEFORE = (
+    r"(straight|straighten|pain[- ]?free|better|healed|heal|recovered|recover|off|gone|normal|back)"
+)
+DEGREE_AFTER = r"(off|gone|go|goes|away|straight|healed|heal|recover|recovered|better|normal)"
+ASKS_FOR_DEGREE = re.compile(
+    rf"\b{DEGREE}\s+{DEGREE_BEFORE}\b|\b{DEGREE_AFTER}\b[^.?!,]{{0,25}}\b{DEGREE}", re.IGNORECASE
+)
+GIVES_DEGREE = re.compile(rf"\b{DEGREE}", re.IGNORECASE)
+
+
 def asks_for_number(question: str) -> bool:
     return bool(ASKS_FOR_NUMBER.search(question))
 
 
 def gives_number(answers: Sequence[Answer]) -> bool:
     return any(NUMBER.search(answer.text) for answer in answers)
+
+
+def asks_for_name(question: str) -> bool:
+    return bool(ASKS_FOR_NAME.search(question))
+
+
+def gives_name(answers: Sequence[Answer]) -> bool:
+    return any(YEAR.search(answer.text) for answer in answers)
+
+
+def asks_for_degree(question: str) -> bool:
+    return bool(ASKS_FOR_DEGREE.search(question))
+
+
+def gives_degree(answers: Sequence[Answer]) -> bool:
+    return any(GIVES_DEGREE.search(answer.text) for answer in answers)
 
 
 # Conditions a question may ask about for themselves; the fracture and the injury are what the

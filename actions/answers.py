@@ -9,7 +9,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answerability import asks_about_condition_itself, asks_for_number, gives_number
+from actions.answerability import (
+    asks_about_condition_itself,
+    asks_for_degree,
+    asks_for_name,
+    asks_for_number,
+    gives_degree,
+    gives_name,
+    gives_number,
+)
 from actions.clinic import load_clinic
 from actions.knowledge import Answer, Knowledge, Sentence, Topic, load_knowledge
 from actions.replies import fill, menu_reply, not_covered_reply, reply_text, utter
@@ -71,6 +79,23 @@ def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[
 def evidence_of(answers: Sequence[Answer]) -> List[Sentence]:
     """The answers' evidence in order, each sentence once."""
     return list(dict.fromkeys(sentence for answer in answers for sentence in answer.evidence))
+
+
+def missing_detail_reply(question: str, answers: Sequence[Answer], quoted: int = 0) -> Optional[Reply]:
+    """For a question that asks for a number, a name or date, or a degree ("completely", "for
+    good") that none of `answers` gives: the
+    article does not say, and the sentences of the first `quoted` answers (all if 0) are quoted as
+    what is nearby; else None."""
+    nearby = tuple(evidence_of(answers[:quoted] if quoted else answers))
+    if asks_for_number(question) and not gives_number(answers):
+        topic = Topic("numbers", "How many? How much?", reply_text("no_numbers"), nearby)
+    elif asks_for_name(question) and not gives_name(answers):
+        topic = Topic("names", "Who? Which make? When?", reply_text("no_names"), nearby)
+    elif asks_for_degree(question) and not gives_degree(answers):
+        topic = Topic("degree", "Completely? For good?", reply_text("no_degree"), nearby)
+    else:
+        return None
+    return not_covered_reply(topic)
 
 
 def condition_itself_reply(tracker: Tracker, knowledge: Knowledge) -> Optional[Reply]:
@@ -137,11 +162,9 @@ class ActionAnswer(Action):
             utter(dispatcher, tracker, about_condition)
             return []
         answers = choose_answers(tracker.get_intent_of_latest_message(), tracker, knowledge)
-        if asks_for_number(tracker.latest_message.get("text") or "") and not gives_number(answers):
-            nearby = Topic(
-                "numbers", "How many? How much?", reply_text("no_numbers"), tuple(evidence_of(answers))
-            )
-            utter(dispatcher, tracker, not_covered_reply(nearby))
+        missing = missing_detail_reply(str(tracker.latest_message.get("text") or ""), answers)
+        if missing is not None:
+            utter(dispatcher, tracker, missing)
             return []
         return utter_answers(dispatcher, tracker, answers)
 

@@ -15,6 +15,7 @@ from actions.answers import (
     choose_answers,
     condition_itself_reply,
     message_condition,
+    missing_detail_reply,
     utter_answers,
 )
 from actions.clinic import load_clinic
@@ -249,7 +250,8 @@ class ActionClarify(Action):
     with what the article says of it; give the reply of a not-covered topic
     likelier than all else (again unless it names a condition a likely condition question asks
     about); offer the likeliest questions, or, where there are none, the answer the nearest
-    examples mostly are; or decline."""
+    examples mostly are, unless the message asks for a number, name or date none of them gives
+    (then say so, quoting the likeliest); or decline."""
 
     def name(self) -> str:
         return "action_clarify"
@@ -286,5 +288,10 @@ class ActionClarify(Action):
         choices = likely_answers(tracker, knowledge)
         if offered is not None and not choices:
             choices = choose_answers(offered, tracker, knowledge)
+        # "who invented the balloon kyphoplasty?": no answer offered names anyone; say so
+        missing = missing_detail_reply(str(tracker.latest_message.get("text") or ""), choices, quoted=1)
+        if choices and missing is not None:
+            utter(dispatcher, tracker, missing)
+            return []
         utter(dispatcher, tracker, clarify_reply(choices) if choices else decline_reply())
         return []

@@ -233,6 +233,68 @@ def test_a_condition_question_that_links_the_condition_to_the_procedure_is_answe
     assert reply["kind"] == "answer"
 
 
+@pytest.mark.parametrize(
+    "intent, question",
+    [
+        ("is_it_new", "who invented the balloon kyphoplasty"),
+        ("is_it_new", "you say its relatively new, what year did kyphoplasty actually start being done"),
+        ("bone_cement", "which brand of cement do they use"),
+    ],
+)
+def test_a_question_asking_for_a_name_or_date_the_answer_does_not_give_is_declined_with_what_is_nearby(
+    intent: str, question: str
+) -> None:
+    reply = reply_of(ActionAnswer(), asked(intent, question))
+    assert reply["kind"] == "not_covered" and reply["topic"] == "names"
+    assert reply["text"].startswith(reply_text("no_names"))
+    assert {s.id for s in KNOWLEDGE.answers[intent].evidence} <= {q["id"] for q in reply["quotes"]}
+
+
+@pytest.mark.parametrize(
+    "intent, question, topic",
+    [
+        ("posture", "will my back be completely straight after", "degree"),
+        ("less_medication", "can i come off my tramadol completely once ive had kyphoplasty", "degree"),
+        ("pain_relief", "will the pain be gone for good after kyphoplasty", "degree"),
+        ("posture", "will it help my posture", None),
+        ("no_cure", "the doctor said nothing will fully cure my squashed vertebra, is that true", None),
+    ],
+)
+def test_a_question_how_far_or_how_lasting_the_answer_does_not_say_is_declined(
+    intent: str, question: str, topic: Optional[str]
+) -> None:
+    reply = reply_of(ActionAnswer(), asked(intent, question))
+    if topic is None:
+        assert reply["kind"] == "answer"
+        return
+    assert reply["kind"] == "not_covered" and reply["topic"] == topic
+    assert reply["text"].startswith(reply_text("no_degree"))
+    assert {s.id for s in KNOWLEDGE.answers[intent].evidence} <= {q["id"] for q in reply["quotes"]}
+
+
+@pytest.mark.parametrize(
+    "question, ranking, topic",
+    [
+        ("who invented the balloon kyphoplasty", [("is_it_new", 0.4), ("balloon", 0.3)], "names"),
+        ("how many compression fractures heal on their own", [("no_cure", 0.45)], "numbers"),
+        ("how many steps are there again", [("how_it_is_done", 0.45)], None),  # its answer has them
+    ],
+)
+def test_an_unclear_question_asking_for_a_detail_no_offered_answer_gives_is_declined(
+    question: str, ranking: List[Tuple[str, float]], topic: Optional[str]
+) -> None:
+    state = tracker("nlu_fallback", ranking=unclear(*ranking))
+    state.latest_message["text"] = question
+    reply = reply_of(ActionClarify(), state)
+    if topic is None:
+        assert reply["kind"] == "clarify"
+        return
+    likeliest = KNOWLEDGE.answers[ranking[0][0]]
+    assert reply["kind"] == "not_covered" and reply["topic"] == topic
+    assert {q["id"] for q in reply["quotes"]} >= {s.id for s in likeliest.evidence}
+    assert numbers(reply) == [CLINIC.phone]
+
+
 def test_a_question_asking_for_a_number_the_answer_gives_is_answered() -> None:
     reply = reply_of(ActionAnswer(), asked("how_it_is_done", "how many steps are there?"))
     assert reply["kind"] == "answer" and reply["answer_ids"] == ["how_it_is_done"]
