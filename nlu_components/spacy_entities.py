@@ -35,6 +35,9 @@ ENTITY_NAMES = {
 }
 # Labels whose denial drops them ("no osteoporosis"); a denied operation is still the subject.
 DENIABLE = ["CONDITION", "UNLISTED_CONDITION"]
+# The fracture every listed condition leads to. Rasa fills the `condition` slot with the last value
+# a message names, so it comes first: "myeloma and two collapsed vertebrae" is remembered as myeloma.
+GENERIC_CONDITION = "compression_fracture"
 NEGATED = "condition_negated"  # the span extension negspacy sets
 
 
@@ -66,6 +69,7 @@ class SpacyRulerEntityExtractor(StatelessComponent):
                 for ent in doc.ents
                 if ent.label_ in ENTITY_NAMES and ent not in denied
             ]
+            entities.sort(key=lambda entity: entity["value"] != GENERIC_CONDITION)  # stable
             message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
         return messages
 

@@ -662,6 +662,11 @@ def test_conversation_turns_keep_a_lower_bar_than_answers(ranking: List[Any], ex
         # every condition named reads as denied: NegEx misreads these questions, so all are kept
         ("is it not used for osteoporosis?", ["osteoporosis"]),
         ("the doctor isn't sure whether it's myeloma or osteoporosis", ["multiple_myeloma", "osteoporosis"]),
+        # the fracture first: Rasa fills the `condition` slot with the last value, the specific one
+        (
+            "my husband has multiple myeloma and the scan showed two collapsed vertebrae",
+            ["compression_fracture", "multiple_myeloma"],
+        ),
     ],
 )
 def test_a_condition_the_message_denies_is_no_entity(text: str, conditions: List[str]) -> None:
