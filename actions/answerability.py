@@ -38,7 +38,7 @@ NUMBER = re.compile(
 # date. The article names none; an answer that gives a year would answer the date.
 ASKS_FOR_NAME = re.compile(
     r"\bwho\s+(invented|discovered|developed|created|came up with|pioneered|makes|made|first)\b"
-    r"|\b(what|which)\s+(brand|make|manufacturer|company|firm|model|year)\b|\bbrand\s*name\b"
+    r"|\b(what|which)\s+(make|company|firm|model|year)\b|\b(brands?|manufacturers?)\b(?!\s+new)"
     r"|\bwhen\s+was\s+(it|this|kyphoplasty|the procedure|the balloon)\s+(invented|developed|first)\b",
     re.IGNORECASE,
 )

@@ -239,6 +239,7 @@ def test_a_condition_question_that_links_the_condition_to_the_procedure_is_answe
         ("is_it_new", "who invented the balloon kyphoplasty"),
         ("is_it_new", "you say its relatively new, what year did kyphoplasty actually start being done"),
         ("bone_cement", "which brand of cement do they use"),
+        ("balloon", "do they use the kyphon balloon or a different brand"),
     ],
 )
 def test_a_question_asking_for_a_name_or_date_the_answer_does_not_give_is_declined_with_what_is_nearby(
