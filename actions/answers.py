@@ -83,9 +83,8 @@ def evidence_of(answers: Sequence[Answer]) -> List[Sentence]:
 
 def missing_detail_reply(question: str, answers: Sequence[Answer], quoted: int = 0) -> Optional[Reply]:
     """For a question that asks for a number, a name or date, or a degree ("completely", "for
-    good") that none of `answers` gives: the
-    article does not say, and the sentences of the first `quoted` answers (all if 0) are quoted as
-    what is nearby; else None."""
+    good") that none of `answers` gives: the article does not say, and the sentences of the first
+    `quoted` answers (all if 0) are quoted as what is nearby; else None."""
     nearby = tuple(evidence_of(answers[:quoted] if quoted else answers))
     if asks_for_number(question) and not gives_number(answers):
         topic = Topic("numbers", "How many? How much?", reply_text("no_numbers"), nearby)
@@ -102,11 +101,10 @@ def condition_itself_reply(tracker: Tracker, knowledge: Knowledge) -> Optional[R
     """The reply to a question about a condition itself ("is myeloma curable these days?",
     actions/answerability.py): the article does not say, and what it does say of the condition
     (its answer's sentences) is quoted; None for any other message."""
-    message = tracker.latest_message
+    text = str(tracker.latest_message.get("text") or "")
     conditions = list(tracker.get_latest_entity_values("condition"))
-    entities = [e for e in message.get("entities", []) if isinstance(e, dict)]
-    procedure_named = any(e.get("entity") == PROCEDURE_ENTITY for e in entities)
-    if not asks_about_condition_itself(str(message.get("text") or ""), conditions, procedure_named):
+    procedure_named = next(tracker.get_latest_entity_values(PROCEDURE_ENTITY), None) is not None
+    if not asks_about_condition_itself(text, conditions, procedure_named):
         return None
     named = [knowledge.answer_for_condition(condition) for condition in conditions]
     nearby = tuple(evidence_of([answer for answer in named if answer is not None]))

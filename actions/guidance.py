@@ -242,16 +242,16 @@ class ActionDecline(Action):
 
 
 class ActionClarify(Action):
-    """An unclear message: answer a condition question whose condition is known, unless it asks
-    about the condition itself; decline what
-    the nearest examples or the uncovered probability say the article does not answer (unless it
-    names a condition a likely condition question asks about, or the classifier finds one answer
-    likelier than all the other intents together); decline a question about a condition itself
-    with what the article says of it; give the reply of a not-covered topic
-    likelier than all else (again unless it names a condition a likely condition question asks
-    about); offer the likeliest questions, or, where there are none, the answer the nearest
-    examples mostly are, unless the message asks for a number, name or date none of them gives
-    (then say so, quoting the likeliest); or decline."""
+    """An unclear message, in this order: answer a condition question whose condition is known
+    (unless it asks about the condition itself); decline what the nearest examples or the
+    uncovered probability say the article does not answer (unless it names a condition a likely
+    condition question asks about, or the classifier finds one answer likelier than all the
+    other intents together); decline a question about a condition itself with what the article
+    says of it; give the reply of a not-covered topic likelier than all else (again unless it
+    names a condition a likely condition question asks about); offer the likeliest questions,
+    or, where there are none, the answer the nearest examples mostly are, unless the message
+    asks for a number, name, date or degree none of them gives (then say so, quoting the
+    likeliest); or decline."""
 
     def name(self) -> str:
         return "action_clarify"
@@ -289,8 +289,9 @@ class ActionClarify(Action):
         if offered is not None and not choices:
             choices = choose_answers(offered, tracker, knowledge)
         # "who invented the balloon kyphoplasty?": no answer offered names anyone; say so
-        missing = missing_detail_reply(str(tracker.latest_message.get("text") or ""), choices, quoted=1)
-        if choices and missing is not None:
+        question = str(tracker.latest_message.get("text") or "")
+        missing = missing_detail_reply(question, choices, quoted=1) if choices else None
+        if missing is not None:
             utter(dispatcher, tracker, missing)
             return []
         utter(dispatcher, tracker, clarify_reply(choices) if choices else decline_reply())
