@@ -45,6 +45,9 @@ def ask(assistant: Assistant) -> Chat:
         "does fixing the hunched back help my breathing?",
         "after theyve blown the balloon up in the bone is it pulled back out or left there",
         "my pain hasnt responded to any of the tablets, how much does the op cost",
+        "is multiple myeloma curable these days",
+        "who invented the balloon kyphoplasty",
+        "will my back be completely straight after",
     ],
 )
 def test_near_miss_questions_are_declined_honestly_not_answered_beside(ask: Chat, question: str) -> None:
@@ -108,6 +111,7 @@ def test_how_soon_back_to_work_says_what_the_article_says_of_recovery(ask: Chat)
     [
         "I had it two weeks ago and the pain is back, is that normal?",
         "had the cement op on friday and theres a bit of blood on the plaster, is that ok",
+        "had mine done last week and honestly i feel amazing!! is it ok that im already pottering about?",
     ],
 )
 def test_after_the_procedure_how_the_patient_feels_goes_to_the_clinic_with_the_red_flags(
@@ -195,3 +199,9 @@ def test_a_thumbs_up_is_thanks_not_a_question_to_decline(ask: Chat, emoji: str) 
 def test_a_follow_up_uses_the_conversation(ask: Chat) -> None:
     (reply,) = ask("can kyphoplasty help with osteoporosis?", "is it right for my mum?")
     assert reply["kind"] == "answer" and reply["answer_ids"] == ["am_i_a_candidate", "condition_osteoporosis"]
+
+
+def test_a_follow_up_remembers_the_specific_condition_named_with_the_fracture(ask: Chat) -> None:
+    story = "my husband has multiple myeloma and the scan showed two collapsed vertebrae"
+    (reply,) = ask(story, "could kyphoplasty help him with that")
+    assert reply["kind"] == "answer" and reply["answer_ids"][0] == "condition_cancer"
