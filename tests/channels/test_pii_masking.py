@@ -143,11 +143,14 @@ def test_the_projects_own_patient_messages_come_through_unchanged_but_for_names(
     messages = project_messages()
     assert len(messages) >= 4000
     masked = {message: mask_personal_details(message).text for message in messages}
-    # The only personal details in them: three names.
+    # The only personal details in them: four names.
     assert {m: text for m, text in masked.items() if text != m} == {
         "hi my name is margaret": "hi my name is [person]",
         "is dr patel still working at your clinic? he did my injections before": (
             "is dr [person] still working at your clinic? he did my injections before"
+        ),
+        "is dr patel at st thomas's any good at kyphoplasty": (
+            "is dr [person] at st thomas's any good at kyphoplasty"
         ),
         **{
             m: m.replace("Margaret", "[person]")
