@@ -37,7 +37,8 @@ NUMBER = re.compile(
 # "Who invented it?", "which brand of balloon?", "what year did it start?": a person, a maker or a
 # date. The article names none; an answer that gives a year would answer the date.
 ASKS_FOR_NAME = re.compile(
-    r"\bwho\s+(invented|discovered|developed|created|came up with|pioneered|makes|made|first)\b"
+    r"\bwho\s+(invented|discovered|developed|created|came up with|pioneered)\b"
+    r"|\bwho\s+(makes|made|manufactures)\s+(the\s+)?(balloon|cement|kit|device|needle|tools?)\b"
     r"|\b(what|which)\s+(make|company|firm|model|year)\b|\b(brands?|manufacturers?)\b(?!\s+new)"
     r"|\bwhen\s+was\s+(it|this|kyphoplasty|the procedure|the balloon)\s+(invented|developed|first)\b",
     re.IGNORECASE,

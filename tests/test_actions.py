@@ -240,6 +240,7 @@ def test_a_condition_question_that_links_the_condition_to_the_procedure_is_answe
         ("is_it_new", "you say its relatively new, what year did kyphoplasty actually start being done"),
         ("bone_cement", "which brand of cement do they use"),
         ("balloon", "do they use the kyphon balloon or a different brand"),
+        ("balloon", "who makes the balloon they use"),
     ],
 )
 def test_a_question_asking_for_a_name_or_date_the_answer_does_not_give_is_declined_with_what_is_nearby(
@@ -249,6 +250,13 @@ def test_a_question_asking_for_a_name_or_date_the_answer_does_not_give_is_declin
     assert reply["kind"] == "not_covered" and reply["topic"] == "names"
     assert reply["text"].startswith(reply_text("no_names"))
     assert {s.id for s in KNOWLEDGE.answers[intent].evidence} <= {q["id"] for q in reply["quotes"]}
+
+
+def test_who_decides_asks_no_name_and_is_answered() -> None:
+    reply = reply_of(
+        ActionAnswer(), asked("am_i_a_candidate", "who makes the decision whether im a candidate")
+    )
+    assert reply["kind"] == "answer" and reply["answer_ids"][0] == "am_i_a_candidate"
 
 
 @pytest.mark.parametrize(
