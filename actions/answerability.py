@@ -85,17 +85,23 @@ def gives_degree(answers: Sequence[Answer]) -> bool:
 # Conditions a question may ask about for themselves; the fracture and the injury are what the
 # procedure treats, so a question about them is a question about the procedure's field.
 CONDITIONS_IN_THEMSELVES = frozenset({"osteoporosis", "cancer", "multiple_myeloma", "spinal_tumor"})
+# Words by which a message points at the procedure without naming it ("is that the kind of thing
+# it's for?", "can they do it with myeloma?").
+POINTING_WORDS = frozenset({"it", "this", "that", "they", "them"})
 # Words that tie a named condition to the procedure, to the spine's breaks it treats, or to
 # someone who would have it ("can it help with osteoporosis?", "is myeloma on the list?", "people
 # with bone cancer", "why did her back break, she has osteoporosis").
-TREATMENT_LINK = frozenset(
-    """help helps helped helping treat treats treated treating treatment treatments fix fixes fixed work
+TREATMENT_LINK = (
+    frozenset(
+        """help helps helped helping treat treats treated treating treatment treatments fix fixes fixed work
     works qualify qualifies candidate candidates suitable eligible option options done offer offered list
     listed count counts cover covered apply recommend recommended use used benefit ease relieve relief
-    kyphoplasty kypho procedure surgery operation op it this that they them balloon cement
-    vertebroplasty break breaks broke broken fracture fractures fractured crack cracked cracking collapse
-    collapsed crush crushed squashed vertebra vertebrae after afterwards again people patients patient
-    someone somebody person anyone sufferers""".split()
+    kyphoplasty kypho procedure surgery operation op balloon cement vertebroplasty break breaks broke
+    broken fracture fractures fractured crack cracked cracking collapse collapsed crush crushed squashed
+    vertebra vertebrae after afterwards again people patients patient someone somebody person anyone
+    sufferers""".split()
+    )
+    | POINTING_WORDS
 )
 # A question, not a statement ("my mom has osteoporosis" tells the condition, to hear about the procedure).
 QUESTION = re.compile(

@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.answerability import POINTING_WORDS
 from actions.answers import (
     CANDIDACY,
     PROCEDURE_ENTITY,
@@ -55,9 +56,6 @@ NEAREST_ANSWER_SHARE = 0.75
 # How likely an unclear message is a question the article does not answer, from a logistic
 # regression on sentence features (nlu_components/answerability.py writes it under this key).
 UNCOVERED_PROBABILITY = "uncovered_probability"
-# Words by which a message points at the procedure without naming it ("is that the kind of thing
-# it's for?", "can they do it with myeloma?").
-POINTING_WORDS = {"it", "this", "that", "they", "them"}
 # At least this likely, it is declined as the likeliest uncovered intent, under the same
 # exceptions as the nearest examples' vote ("I get that they put cement in... what brand of cement
 # do they use though?": 0.93), and a condition it names no longer shields it when it names no
