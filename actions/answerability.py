@@ -4,17 +4,22 @@ A question that asks for a quantity ("how many cuts?", "what percentage does it 
 many minutes does the cement take?") is not answered by a text that gives none, however close
 its topic: the reply says plainly that the article gives no number, and quotes what it does
 say. The same for a question that asks for a name or a date ("who invented it?", "which brand of
-cement?", "what year did it start?"), and for one that asks how far or how lasting an effect is
-("will my back be completely straight?"). Nor is a question about a condition itself ("is
-osteoporosis genetic?", "is myeloma curable these days?") answered by the article's list of
-conditions kyphoplasty treats. (The NLU part, nlu_components/answerability.py, catches questions
-whose words belong to a topic the article does not cover.)
+cement?", "what year did it start?"), for one that asks how far or how lasting an effect is
+("will my back be completely straight?"), how two treatments compare in outcome ("is it safer
+than vertebroplasty?") or whether an effect holds for everyone ("does it always work?"): one
+table, DETAILS, of what a question asks for and what in an answer's text gives it. Nor is a
+question about a condition itself ("is osteoporosis genetic?", "is myeloma curable these days?")
+answered by the article's list of conditions kyphoplasty treats, nor one whether something else
+helps ("does CBD oil help back pain?") by what kyphoplasty does. (The NLU part,
+nlu_components/answerability.py, catches questions whose words belong to a topic the article does
+not cover.)
 """
 
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Optional, Pattern, Sequence
 
 from actions.knowledge import Answer
 
@@ -32,8 +37,6 @@ NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|hundred|half|once|twice)\b",
     re.IGNORECASE,
 )
-
-
 # "Who invented it?", "which brand of balloon?", "what year did it start?": a person, a maker or a
 # date. The article names none; an answer that gives a year would answer the date.
 ASKS_FOR_NAME = re.compile(
@@ -56,30 +59,63 @@ ASKS_FOR_DEGREE = re.compile(
     rf"\b{DEGREE}\s+{DEGREE_BEFORE}\b|\b{DEGREE_AFTER}\b[^.?!,]{{0,25}}\b{DEGREE}", re.IGNORECASE
 )
 GIVES_DEGREE = re.compile(rf"\b{DEGREE}", re.IGNORECASE)
+# "Is it safer than vertebroplasty?", "which works better for pain, kypho or vertebro?": how two
+# treatments compare in outcome. The article compares kyphoplasty with surgery only in size and
+# speed ("faster than"), which these words leave out; an answer saying "safer than" would answer it.
+OUTCOME = (
+    r"(safer|riskier|(more|less)\s+(risky|dangerous|effective|successful|painful)|hurts?\s+(less|more)"
+    r"|works?\s+better|better\s+results|more\s+(pain\s+)?relief|lasts?\s+longer|longer[- ]lasting)"
+)
+ASKS_FOR_COMPARISON = re.compile(
+    rf"\b{OUTCOME}\s+than\b|\bwhich\b[^.?!]{{0,30}}\b{OUTCOME}\b|\b{OUTCOME}\b[^.?!]{{0,15}}\bor\b",
+    re.IGNORECASE,
+)
+GIVES_COMPARISON = re.compile(rf"\b{OUTCOME}\s+than\b", re.IGNORECASE)
+# "Does it work on every type of fracture?", "does it always work?": whether an effect holds for
+# everyone or every case. The article says what it can do, not for whom it always does.
+ASKS_FOR_EVERYONE = re.compile(
+    r"\b(work|works|help|helps|succeed|succeeds|successful|effective|fix|fixes)\b[^.?!,]{0,30}"
+    r"\b(everyone|everybody|every\s+(type|kind|sort|case|patient|person|fracture|single)"
+    r"|all\s+(types|kinds|sorts|fractures|patients|cases|people))\b"
+    r"|\b(always|every time)\s+(work|works|help|helps|successful|effective)\b"
+    r"|\bdoes\s+(everyone|everybody)\s+(get|feel|have|see)\b",
+    re.IGNORECASE,
+)
+GIVES_EVERYONE = re.compile(r"\b(everyone|everybody|every|always|all patients)\b", re.IGNORECASE)
 
 
-def asks_for_number(question: str) -> bool:
-    return bool(ASKS_FOR_NUMBER.search(question))
+@dataclass(frozen=True)
+class Detail:
+    """A kind of detail a question can ask for: `name` (the reply's topic id), `question` (its
+    label), `reply` (its text's key in actions/replies.yml), `asks` (matches a question asking
+    for it) and `gives` (matches an answer text that gives it)."""
+
+    name: str
+    question: str
+    reply: str
+    asks: Pattern[str]
+    gives: Pattern[str]
 
 
-def gives_number(answers: Sequence[Answer]) -> bool:
-    return any(NUMBER.search(answer.text) for answer in answers)
+DETAILS = (
+    Detail("numbers", "How many? How much?", "no_numbers", ASKS_FOR_NUMBER, NUMBER),
+    Detail("names", "Who? Which make? When?", "no_names", ASKS_FOR_NAME, YEAR),
+    Detail("degree", "Completely? For good?", "no_degree", ASKS_FOR_DEGREE, GIVES_DEGREE),
+    Detail("comparison", "Safer? Better than?", "no_comparison", ASKS_FOR_COMPARISON, GIVES_COMPARISON),
+    Detail("everyone", "For everyone? Always?", "no_everyone", ASKS_FOR_EVERYONE, GIVES_EVERYONE),
+)
 
 
-def asks_for_name(question: str) -> bool:
-    return bool(ASKS_FOR_NAME.search(question))
-
-
-def gives_name(answers: Sequence[Answer]) -> bool:
-    return any(YEAR.search(answer.text) for answer in answers)
-
-
-def asks_for_degree(question: str) -> bool:
-    return bool(ASKS_FOR_DEGREE.search(question))
-
-
-def gives_degree(answers: Sequence[Answer]) -> bool:
-    return any(GIVES_DEGREE.search(answer.text) for answer in answers)
+def missing_detail(question: str, answers: Sequence[Answer]) -> Optional[Detail]:
+    """The first of DETAILS that `question` asks for and none of `answers` gives, else None."""
+    return next(
+        (
+            detail
+            for detail in DETAILS
+            if detail.asks.search(question) and not any(detail.gives.search(a.text) for a in answers)
+        ),
+        None,
+    )
 
 
 # Conditions a question may ask about for themselves; the fracture and the injury are what the
@@ -123,3 +159,33 @@ def asks_about_condition_itself(text: str, conditions: Iterable[str], procedure_
     misspelt_procedure = any(word.startswith(("kyph", "kyf", "vertebrop")) for word in words)
     unlinked = len(words) >= MIN_WORDS and not TREATMENT_LINK & set(words) and not misspelt_procedure
     return about_condition and unlinked and bool(QUESTION.search(text))
+
+
+# "Does CBD oil help back pain?", "is yoga good for lower back pain?": whether something else helps.
+# Its subject is the words between the opening verb and "help"/"work"/"good for".
+ASKS_IF_IT_HELPS = re.compile(
+    r"^\W*(does|do|would|will|can|could|might|is|are)\s+((?:[a-z']+\s+){1,3}?)"
+    r"(help|helps|work|works|fix|ease|relieve|cure|good for|any good)\b",
+    re.IGNORECASE,
+)
+# Subjects that are not another remedy: the procedure and its parts, the patient's own body or
+# pain ("does the pain ease?"), the clinic's people, the assistant, "is there a cure?".
+NOT_A_REMEDY = (
+    frozenset(
+        """kyphoplasty kypho procedure surgery operation op balloon cement treatment injection injections
+    fix having getting doing pain fracture fractures bone bones vertebra vertebrae there you
+    u doctor doctors gp surgeon specialist nurse clinic team i me my""".split()
+    )
+    | POINTING_WORDS
+)
+
+
+def asks_if_something_else_helps(text: str, procedure_named: bool) -> bool:
+    """Whether `text` asks if something other than the procedure helps (ASKS_IF_IT_HELPS, a
+    subject none of NOT_A_REMEDY), naming no procedure (`procedure_named`: a `procedure` entity)."""
+    match = ASKS_IF_IT_HELPS.search(text)
+    if match is None or procedure_named:
+        return False
+    subject = re.findall(r"[a-z]+", match.group(2).lower())
+    misspelt_procedure = any(word.startswith(("kyph", "kyf", "vertebrop")) for word in subject)
+    return not NOT_A_REMEDY & set(subject) and not misspelt_procedure

@@ -9,15 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answerability import (
-    asks_about_condition_itself,
-    asks_for_degree,
-    asks_for_name,
-    asks_for_number,
-    gives_degree,
-    gives_name,
-    gives_number,
-)
+from actions.answerability import asks_about_condition_itself, missing_detail
 from actions.clinic import load_clinic
 from actions.knowledge import Answer, Knowledge, Sentence, Topic, load_knowledge
 from actions.replies import fill, menu_reply, not_covered_reply, reply_text, utter
@@ -33,9 +25,14 @@ RELATED_BUTTONS = 2
 GENERIC_CONDITION = "compression_fracture"
 # "Is it only for thin bones, or other problems too?" asks for the list beside the condition named.
 BEYOND_CONDITION = re.compile(r"\b(other|others|else|only|also|too|as well)\b", re.IGNORECASE)
-# "Can it help with that?" after "mum has myeloma" asks about the condition named earlier.
+# "Can it help with that?", "is that something it treats?" after "mum has myeloma" asks about the
+# condition named earlier.
 REFERS_BACK = re.compile(
-    r"\b(with|for) (that|this|those|these|it)\b|\b(her|his|my|that|this) condition\b", re.IGNORECASE
+    r"\b(with|for) (that|this|those|these|it)\b|\b(her|his|my|that|this) condition\b"
+    r"|^\W*(is|are|would|could|can|does|do|will)\s+(that|this|those|these)\s+(something|the\s+(kind|sort|type)"
+    r"\s+of|a\s+thing|what|one|treatable|covered|included|on\s+the\s+list)\b"
+    r"|\b(that|this)\s+(be|get)\s+(treated|helped|fixed|done)\b",
+    re.IGNORECASE,
 )
 
 
@@ -43,6 +40,13 @@ def message_condition(tracker: Tracker) -> Optional[str]:
     named = list(dict.fromkeys(tracker.get_latest_entity_values("condition")))
     specific = [condition for condition in named if condition != GENERIC_CONDITION]
     return (specific or named or [None])[0]
+
+
+def condition_referred_back(tracker: Tracker) -> Optional[str]:
+    """The condition named earlier in the conversation (the `condition` slot) when the latest
+    message refers back to it (REFERS_BACK), else None."""
+    referred = REFERS_BACK.search(tracker.latest_message.get("text") or "")
+    return tracker.get_slot("condition") if referred else None
 
 
 def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[Answer]:
@@ -55,10 +59,8 @@ def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[
     named earlier in the conversation counts for candidacy, and for a condition question that
     refers back to it ("can it help with that?").
     """
-    text = tracker.latest_message.get("text") or ""
     if intent == CONDITIONS:
-        earlier = tracker.get_slot("condition") if REFERS_BACK.search(text) else None
-        condition = message_condition(tracker) or earlier
+        condition = message_condition(tracker) or condition_referred_back(tracker)
     elif intent == CANDIDACY:
         condition = message_condition(tracker) or tracker.get_slot("condition")
     else:
@@ -67,7 +69,7 @@ def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[
     if about_condition is None:
         return [knowledge.answers[intent]]
     if intent == CONDITIONS:
-        asks_beyond = BEYOND_CONDITION.search(text)
+        asks_beyond = BEYOND_CONDITION.search(tracker.latest_message.get("text") or "")
         return (
             [about_condition]
             if condition != GENERIC_CONDITION and not asks_beyond
@@ -82,19 +84,20 @@ def evidence_of(answers: Sequence[Answer]) -> List[Sentence]:
 
 
 def missing_detail_reply(question: str, answers: Sequence[Answer], quoted: int = 0) -> Optional[Reply]:
-    """For a question that asks for a number, a name or date, or a degree ("completely", "for
-    good") that none of `answers` gives: the article does not say, and the sentences of the first
-    `quoted` answers (all if 0) are quoted as what is nearby; else None."""
-    nearby = tuple(evidence_of(answers[:quoted] if quoted else answers))
-    if asks_for_number(question) and not gives_number(answers):
-        topic = Topic("numbers", "How many? How much?", reply_text("no_numbers"), nearby)
-    elif asks_for_name(question) and not gives_name(answers):
-        topic = Topic("names", "Who? Which make? When?", reply_text("no_names"), nearby)
-    elif asks_for_degree(question) and not gives_degree(answers):
-        topic = Topic("degree", "Completely? For good?", reply_text("no_degree"), nearby)
-    else:
+    """For a question that asks for a detail none of `answers` gives (a number, a name or date, a
+    degree, a comparison, whether for everyone: actions/answerability.py's DETAILS): the article
+    does not say, and the sentences of the first `quoted` answers (all if 0) are quoted as what
+    is nearby; else None."""
+    detail = missing_detail(question, answers)
+    if detail is None:
         return None
-    return not_covered_reply(topic)
+    nearby = tuple(evidence_of(answers[:quoted] if quoted else answers))
+    return not_covered_reply(Topic(detail.name, detail.question, reply_text(detail.reply), nearby))
+
+
+def procedure_named(tracker: Tracker) -> bool:
+    """Whether the latest message names the procedure (a PROCEDURE_ENTITY entity)."""
+    return next(tracker.get_latest_entity_values(PROCEDURE_ENTITY), None) is not None
 
 
 def condition_itself_reply(tracker: Tracker, knowledge: Knowledge) -> Optional[Reply]:
@@ -103,8 +106,7 @@ def condition_itself_reply(tracker: Tracker, knowledge: Knowledge) -> Optional[R
     (its answer's sentences) is quoted; None for any other message."""
     text = str(tracker.latest_message.get("text") or "")
     conditions = list(tracker.get_latest_entity_values("condition"))
-    procedure_named = next(tracker.get_latest_entity_values(PROCEDURE_ENTITY), None) is not None
-    if not asks_about_condition_itself(text, conditions, procedure_named):
+    if not asks_about_condition_itself(text, conditions, procedure_named(tracker)):
         return None
     named = [knowledge.answer_for_condition(condition) for condition in conditions]
     nearby = tuple(evidence_of([answer for answer in named if answer is not None]))

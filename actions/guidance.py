@@ -9,14 +9,17 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answerability import POINTING_WORDS
+from actions.answerability import POINTING_WORDS, asks_if_something_else_helps
 from actions.answers import (
     CANDIDACY,
+    CONDITIONS,
     PROCEDURE_ENTITY,
     choose_answers,
     condition_itself_reply,
+    condition_referred_back,
     message_condition,
     missing_detail_reply,
+    procedure_named,
     utter_answers,
 )
 from actions.clinic import load_clinic
@@ -25,7 +28,9 @@ from actions.replies import menu_reply, not_covered_reply, reply_text, utter, wi
 from actions.reply import Reply, buttons_for, new_reply
 
 OUT_OF_SCOPE = "out_of_scope"
-CONDITION_INTENTS = ("conditions_treated", "am_i_a_candidate")
+# The not-covered topic of other treatments (knowledge/not_covered.yml).
+ALTERNATIVES = "alternatives"
+CONDITION_INTENTS = (CONDITIONS, CANDIDACY)
 MAX_CHOICES = 3
 # A named condition is offered when a condition question is among this many likeliest intents.
 CONDITION_RANKS = 3
@@ -151,8 +156,10 @@ def nearest_answer(tracker: Tracker, knowledge: Knowledge) -> Optional[str]:
 
 def condition_question_with_its_condition(top: Dict[str, Any], tracker: Tracker) -> bool:
     """Whether the likeliest intent `top` ({"name", "confidence"}) is a condition question whose
-    condition is known: named in the message (the entity ruler agrees with the classifier), or,
-    for "is it right for my mum?", earlier in the conversation when candidacy is likelier than
+    condition is known: named in the message (the entity ruler agrees with the classifier), or
+    earlier in the conversation, for "is that something it treats?" (the message refers back to
+    it) when the conditions question is likelier than all the other intents together, and for
+    "is it right for my mum?" when candidacy is likelier than
     all the other intents together, or the likeliest and most of the nearest examples' too ("can
     it help him?": DIET 0.48, its nearest examples 0.62 candidacy questions); its answer says
     first that the doctor decides."""
@@ -160,6 +167,8 @@ def condition_question_with_its_condition(top: Dict[str, Any], tracker: Tracker)
         return False
     if message_condition(tracker):
         return True
+    if top["name"] == CONDITIONS and condition_referred_back(tracker):  # "is that something it treats?"
+        return top["confidence"] >= LIKELIER_THAN_THE_REST
     if top["name"] != CANDIDACY or not tracker.get_slot("condition"):
         return False
     neighbours = sum(n["share"] for n in nearest_examples(tracker) if n["name"] == CANDIDACY)
@@ -246,10 +255,11 @@ class ActionClarify(Action):
     condition question asks about, or the classifier finds one answer likelier than all the
     other intents together); decline a question about a condition itself with what the article
     says of it; give the reply of a not-covered topic likelier than all else (again unless it
-    names a condition a likely condition question asks about); offer the likeliest questions,
-    or, where there are none, the answer the nearest examples mostly are, unless the message
-    asks for a number, name, date or degree none of them gives (then say so, quoting the
-    likeliest); or decline."""
+    names a condition a likely condition question asks about); give the other treatments'
+    reply to a question whether something else helps ("does cbd oil help back pain?"); offer
+    the likeliest questions, or, where there are none, the answer the nearest examples mostly
+    are, unless the message asks for a detail none of them gives (a number, name, date, degree,
+    comparison, or whether for everyone: then say so, quoting the likeliest); or decline."""
 
     def name(self) -> str:
         return "action_clarify"
@@ -283,11 +293,14 @@ class ActionClarify(Action):
         if likeliest_topic and offered is None and not named_condition:
             utter(dispatcher, tracker, topic_reply(top["name"], knowledge))
             return []
+        question = str(tracker.latest_message.get("text") or "")
+        if asks_if_something_else_helps(question, procedure_named(tracker)):  # "does cbd oil help?"
+            utter(dispatcher, tracker, topic_reply(ALTERNATIVES, knowledge))
+            return []
         choices = likely_answers(tracker, knowledge)
         if offered is not None and not choices:
             choices = choose_answers(offered, tracker, knowledge)
         # "who invented the balloon kyphoplasty?": no answer offered names anyone; say so
-        question = str(tracker.latest_message.get("text") or "")
         missing = missing_detail_reply(question, choices, quoted=1) if choices else None
         if missing is not None:
             utter(dispatcher, tracker, missing)

@@ -14,6 +14,7 @@ from rasa.core.channels.channel import OutputChannel
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 
+from actions.answerability import DETAILS
 from actions.answers import ActionAnswer, ActionShowSources, ActionTellMeMore
 from actions.clinic import load_clinic
 from actions.guidance import ActionClarify, ActionDecline, ActionOfferQuestions
@@ -152,7 +153,11 @@ def test_a_question_beyond_the_condition_named_also_gets_the_whole_list(
     "question, answer_ids",
     [
         ("can the kyphoplasty thing help with that?", ["condition_cancer"]),
+        ("is that something kyphoplasty can help with", ["condition_cancer"]),
+        ("is this the kind of thing it treats", ["condition_cancer"]),
+        ("can that be treated with the balloon thing", ["condition_cancer"]),
         ("what conditions does it treat?", ["conditions_treated"]),
+        ("is that safe for older people", ["conditions_treated"]),
     ],
 )
 def test_a_condition_question_that_refers_back_uses_the_condition_named_earlier(
@@ -267,9 +272,17 @@ def test_who_decides_asks_no_name_and_is_answered() -> None:
         ("pain_relief", "will the pain be gone for good after kyphoplasty", "degree"),
         ("posture", "will it help my posture", None),
         ("no_cure", "the doctor said nothing will fully cure my squashed vertebra, is that true", None),
+        ("vs_vertebroplasty", "is kyphoplasty safer than vertebroplasty", "comparison"),
+        ("vs_vertebroplasty", "which one works better for the pain, kypho or vertebro", "comparison"),
+        ("vs_vertebroplasty", "whats the difference between kyphoplasty and vertebroplasty", None),
+        ("recovery", "is recovery quicker than with normal back surgery", None),  # "faster than" given
+        ("does_it_work", "does it work on every type of spinal fracture", "everyone"),
+        ("does_it_work", "does kyphoplasty always work?", "everyone"),
+        # a story's "every time", not the question's
+        ("other_treatments_failed", "nothing is working, it hurts every time i stand. is it an option", None),
     ],
 )
-def test_a_question_how_far_or_how_lasting_the_answer_does_not_say_is_declined(
+def test_a_question_how_far_how_lasting_compared_or_for_whom_the_answer_does_not_say_is_declined(
     intent: str, question: str, topic: Optional[str]
 ) -> None:
     reply = reply_of(ActionAnswer(), asked(intent, question))
@@ -277,7 +290,8 @@ def test_a_question_how_far_or_how_lasting_the_answer_does_not_say_is_declined(
         assert reply["kind"] == "answer"
         return
     assert reply["kind"] == "not_covered" and reply["topic"] == topic
-    assert reply["text"].startswith(reply_text("no_degree"))
+    detail = next(d for d in DETAILS if d.name == topic)
+    assert reply["text"].startswith(reply_text(detail.reply))
     assert {s.id for s in KNOWLEDGE.answers[intent].evidence} <= {q["id"] for q in reply["quotes"]}
 
 
@@ -301,6 +315,32 @@ def test_an_unclear_question_asking_for_a_detail_no_offered_answer_gives_is_decl
     likeliest = KNOWLEDGE.answers[ranking[0][0]]
     assert reply["kind"] == "not_covered" and reply["topic"] == topic
     assert {q["id"] for q in reply["quotes"]} >= {s.id for s in likeliest.evidence}
+    assert numbers(reply) == [CLINIC.phone]
+
+
+@pytest.mark.parametrize(
+    "question, offered",
+    [
+        ("does cbd oil help back pain", False),
+        ("is yoga any good for lower back pain", False),
+        ("would a back brace help my mum", False),
+        ("does it help with the pain", True),  # points at the procedure
+        ("does the pain ease straight away", True),  # the pain is no remedy
+        ("would the balloon thing help", True),  # a part of the procedure
+        ("can u help with my back", True),  # the assistant
+    ],
+)
+def test_an_unclear_question_whether_something_else_helps_gets_the_other_treatments_reply(
+    question: str, offered: bool
+) -> None:
+    state = tracker("nlu_fallback", ranking=unclear(("pain_relief", 0.45)))
+    state.latest_message["text"] = question
+    reply = reply_of(ActionClarify(), state)
+    if offered:
+        assert reply["kind"] == "clarify" and reply["answer_ids"] == ["pain_relief"]
+        return
+    assert reply["kind"] == "not_covered" and reply["topic"] == "alternatives"
+    assert reply["text"].startswith(KNOWLEDGE.topics["alternatives"].text.split(". ")[0])
     assert numbers(reply) == [CLINIC.phone]
 
 
@@ -601,6 +641,18 @@ def test_unclear_candidacy_follow_up_uses_the_condition_named_earlier_when_likel
     state = tracker("nlu_fallback", slots={"condition": "osteoporosis"}, ranking=ranking, nearest=nearest)
     reply = reply_of(ActionClarify(), state)
     assert reply["kind"] == kind and reply["answer_ids"][:2] == ["am_i_a_candidate", "condition_osteoporosis"]
+
+
+@pytest.mark.parametrize("confidence, kind", [(0.57, "answer"), (0.4, "clarify")])
+def test_unclear_follow_up_referring_back_answers_the_condition_named_earlier_when_likelier_than_all_else(
+    confidence: float, kind: str
+) -> None:
+    # "my dad fell off a ladder and cracked a bone in his spine", then "is that something this treats"
+    ranking = unclear(("conditions_treated", confidence), ("am_i_a_candidate", 0.08))
+    state = tracker("nlu_fallback", slots={"condition": "trauma"}, ranking=ranking)
+    state.latest_message["text"] = "is that something this treats"
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == kind and reply["answer_ids"][0] == "condition_trauma"
 
 
 def test_unclear_message_naming_a_condition_offers_its_answer_even_when_a_topic_leads() -> None:
