@@ -35,6 +35,7 @@ answerable and uncovered unclear messages was 0.92. One dot product.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ from spacy.tokens import Doc
 
 from nlu_components.overrides import override_intent
 from nlu_components.paths import project_path
+from nlu_components.question_focus import FULL_TEXT_DOC
 
 FALLBACK_INTENT = "nlu_fallback"
 NEAREST_EXAMPLES = "nearest_examples"  # message key, in the parse data
@@ -111,6 +113,15 @@ class UncoveredScorer:
     def probability(self, vector: np.ndarray) -> float:
         """0..1 for a unit sentence feature of shape (d,)."""
         return float(1.0 / (1.0 + np.exp(-(float(self.weights @ vector) + self.bias))))
+
+
+# "...recovery from that?", "after that one": the question points back at what the story named.
+POINTS_BACK = re.compile(r"\b(from|after|for|of)\s+that\b", re.IGNORECASE)
+
+
+def operation_labels(doc: Doc) -> Set[str]:
+    """The entity labels of `doc` but for plain "surgery" (the id the entity ruler gives it)."""
+    return {ent.label_ for ent in doc.ents if ent.ent_id_ != "surgery"}
 
 
 def content_lemmas(message: Message) -> Set[str]:
@@ -301,12 +312,21 @@ class AnswerabilityCheck(GraphComponent):
 
     def _other_procedure(self, intent: str, message: Message) -> Optional[str]:
         """`other_procedure_intent` for a question (the text QuestionFocus left) that names
-        another operation, not this one (a `procedure_label` entity other than plain "surgery"),
-        and no comparison, asked as an intent that is not a comparison; else None."""
+        another operation, or points back at one the whole message names ("mum needs a hip
+        replacement, how long is recovery from that?"), and not this one (a `procedure_label`
+        entity other than plain "surgery"), and no comparison, asked as an intent that is not a
+        comparison; else None."""
         doc: Optional[Doc] = message.get(SPACY_DOCS[TEXT])
         if doc is None or intent in self.config["comparison_intents"]:
             return None
-        labels = {ent.label_ for ent in doc.ents if ent.ent_id_ != "surgery"}
+        labels = operation_labels(doc)
+        whole: Optional[Doc] = message.get(FULL_TEXT_DOC)
+        if (
+            self.config["other_procedure_label"] not in labels
+            and whole is not None
+            and POINTS_BACK.search(doc.text)
+        ):
+            labels = operation_labels(whole)
         if self.config["other_procedure_label"] not in labels or self.config["procedure_label"] in labels:
             return None
         if any(t.lower_ in self.config["comparison_words"] for t in doc):

@@ -292,9 +292,13 @@ def test_after_care_needs_a_past_procedure_and_how_the_patient_feels(text: str, 
     assert AfterCareFinder(NLP).describes_after_care(doc(text)) is after_care
 
 
-def message(text: str, intent: str, ranking: List[str], entities: List[Dict[str, Any]]) -> Message:
+def message(
+    text: str, intent: str, ranking: List[str], entities: List[Dict[str, Any]], story: str = ""
+) -> Message:
+    """A parsed message: `text` the question QuestionFocus left, after `story` in the whole message."""
     parsed = doc(text)
-    result = Message(data={TEXT: text, SPACY_DOCS[TEXT]: parsed, FULL_TEXT_DOC: parsed, ENTITIES: entities})
+    whole = doc(f"{story} {text}") if story else parsed
+    result = Message(data={TEXT: text, SPACY_DOCS[TEXT]: parsed, FULL_TEXT_DOC: whole, ENTITIES: entities})
     result.set(INTENT, {"name": intent, "confidence": 0.9})
     result.set(INTENT_RANKING_KEY, [{"name": n, "confidence": 0.9 - i / 10} for i, n in enumerate(ranking)])
     return result
@@ -385,6 +389,27 @@ def configured_checker() -> AnswerabilityCheck:
 )
 def test_a_question_about_another_operation_is_out_of_scope(text: str, intent: str, expected: str) -> None:
     asked = message(text, intent, [intent], [])
+    assert configured_checker().process([asked])[0].get(INTENT)["name"] == expected
+
+
+@pytest.mark.parametrize(
+    "story, question, expected",
+    [
+        ("my mum needs a hip replacement.", "how long is recovery from that", "out_of_scope"),
+        (
+            "dad is booked for a knee replacement.",
+            "how long will he need to recover after that",
+            "out_of_scope",
+        ),
+        # the question does not point back: it asks about this procedure
+        ("my mum had a hip replacement last year.", "how long is recovery", "recovery"),
+        ("my mum needs a hip replacement and kyphoplasty.", "how long is recovery from that", "recovery"),
+    ],
+)
+def test_a_question_pointing_back_at_another_operation_named_in_the_story_is_out_of_scope(
+    story: str, question: str, expected: str
+) -> None:
+    asked = message(question, "recovery", ["recovery"], [], story=story)
     assert configured_checker().process([asked])[0].get(INTENT)["name"] == expected
 
 
@@ -656,7 +681,10 @@ def test_conversation_turns_keep_a_lower_bar_than_answers(ranking: List[Any], ex
 @pytest.mark.parametrize(
     "text, conditions",
     [
-        ("bones are normal, no osteoporosis, its just from the crash. is it used for injuries?", ["trauma"]),
+        ("bones are normal, no osteoporosis, its just from the crash. is it used for injuries?", ["trauma"] * 2),
+        ("dad came off his quad bike and fractured a vertebra", ["compression_fracture", "trauma"]),
+        ("mum tripped over the cat, can it help her", ["trauma"]),
+        ("the dressing came off my back in the shower", []),
         ("she doesn't have cancer, it's her osteoporosis, can kyphoplasty help?", ["osteoporosis"]),
         ("mum has osteoporosis and myeloma, can it help her?", ["osteoporosis", "multiple_myeloma"]),
         # every condition named reads as denied: NegEx misreads these questions, so all are kept
