@@ -135,7 +135,8 @@ TREATMENT_LINK = (
     kyphoplasty kypho procedure surgery operation op balloon cement vertebroplasty break breaks broke
     broken fracture fractures fractured crack cracked cracking collapse collapsed crush crushed squashed
     vertebra vertebrae after afterwards again people patients patient someone somebody person anyone
-    sufferers""".split()
+    sufferers mum mom mother dad father husband wife partner son daughter nan nana gran granny grandma
+    grandmother grandad grandpa grandfather brother sister aunt uncle friend""".split()
     )
     | POINTING_WORDS
 )
@@ -143,7 +144,9 @@ TREATMENT_LINK = (
 QUESTION = re.compile(
     r"\?|^\W*(what|whats|why|how|is|are|can|could|does|do|will|would|should|which|when|who)\b", re.IGNORECASE
 )
-# "And osteoporosis?", "what about myeloma?": a follow-up that adds a condition to the last question.
+# "And osteoporosis?", "what about spinal tumours?": a follow-up that adds a condition to the last
+# question, however many words the condition takes.
+FOLLOW_UP = re.compile(r"^\W*(and|or|also|what about|how about|what if)\b", re.IGNORECASE)
 MIN_WORDS = 4
 
 
@@ -151,14 +154,15 @@ def asks_about_condition_itself(text: str, conditions: Iterable[str], procedure_
     """Whether `text` asks about a condition itself, not about kyphoplasty for it: it names one of
     CONDITIONS_IN_THEMSELVES (`conditions`: the entity ruler's condition ids), names no procedure
     (`procedure_named`: a `procedure` entity), has at least MIN_WORDS words, none of
-    TREATMENT_LINK, and is a QUESTION. "Does osteoporosis run in families?", "what causes spinal
-    tumours?"."""
+    TREATMENT_LINK (nor a relative, who would have it), and is a QUESTION, not a FOLLOW_UP.
+    "Does osteoporosis run in families?", "what causes spinal tumours?"."""
     words = re.findall(r"[a-z]+", text.lower())
     about_condition = bool(CONDITIONS_IN_THEMSELVES.intersection(conditions)) and not procedure_named
     # the procedure's name misspelt past the entity ruler's list ("kyphoplsty") still links it
     misspelt_procedure = any(word.startswith(("kyph", "kyf", "vertebrop")) for word in words)
     unlinked = len(words) >= MIN_WORDS and not TREATMENT_LINK & set(words) and not misspelt_procedure
-    return about_condition and unlinked and bool(QUESTION.search(text))
+    asks = bool(QUESTION.search(text)) and not FOLLOW_UP.search(text)
+    return about_condition and unlinked and asks
 
 
 # "Does CBD oil help back pain?", "is yoga good for lower back pain?": whether something else helps.

@@ -25,6 +25,8 @@ RELATED_BUTTONS = 2
 GENERIC_CONDITION = "compression_fracture"
 # "Is it only for thin bones, or other problems too?" asks for the list beside the condition named.
 BEYOND_CONDITION = re.compile(r"\b(other|others|else|only|also|too|as well)\b", re.IGNORECASE)
+# "What does it treat besides osteoporosis?" asks for the list without the condition named.
+BESIDES_CONDITION = re.compile(r"\b(besides|apart from|aside from|except|other than)\b", re.IGNORECASE)
 # "Can it help with that?", "is that something it treats?" after "mum has myeloma" asks about the
 # condition named earlier.
 REFERS_BACK = re.compile(
@@ -37,6 +39,10 @@ REFERS_BACK = re.compile(
 
 
 def message_condition(tracker: Tracker) -> Optional[str]:
+    """The condition the latest message names (a specific one before the generic fracture), or
+    None, also when it names it only to set it aside (BESIDES_CONDITION)."""
+    if BESIDES_CONDITION.search(tracker.latest_message.get("text") or ""):
+        return None
     named = list(dict.fromkeys(tracker.get_latest_entity_values("condition")))
     specific = [condition for condition in named if condition != GENERIC_CONDITION]
     return (specific or named or [None])[0]
@@ -54,7 +60,8 @@ def choose_answers(intent: str, tracker: Tracker, knowledge: Knowledge) -> List[
 
     "Can it help osteoporosis?" gets the answer about osteoporosis; a fracture alone (what every
     listed condition leads to), or a question beyond the condition named ("only osteoporosis, or
-    other things too?"), gets that answer and the whole list; "am I a candidate?" gets
+    other things too?"), gets that answer and the whole list, one besides it ("what else besides
+    osteoporosis?") the list alone; "am I a candidate?" gets
     how candidacy is decided first, then what the article says of the condition named. A condition
     named earlier in the conversation counts for candidacy, and for a condition question that
     refers back to it ("can it help with that?").

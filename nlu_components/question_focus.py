@@ -111,6 +111,10 @@ PRONOUNS = {
 # before a pronoun further in: the inverted word order of a question).
 CONDITIONS = {"if", "once", "after", "before", "unless"}
 SUBJECTS = {"i", "you", "he", "she", "it", "we", "they"}
+# "When"/"where" before a subject open a clause of time or place ("when I had it", "where she
+# fell"); before an auxiliary, a question ("when can I drive?"). Its own question mark still counts.
+TIME_OR_PLACE = {"when", "whens", "where", "wheres"}
+STORY_SUBJECTS = SUBJECTS | {"my", "his", "her", "our", "their", "mum", "mom", "dad", "the"}
 # A question needs at least this many content words to be understood without its story.
 MIN_CONTENT_WORDS = 2
 
@@ -138,6 +142,8 @@ def is_question(clause: Span) -> bool:
             first.lower_ in {"when", "where"} and following is not None and following.lower_ in AUXILIARIES
         )
         return opens or _inverted(clause, start + 1)  # ", which kind will they use"
+    if first.lower_ in TIME_OR_PLACE and following is not None and following.lower_ in STORY_SUBJECTS:
+        return False  # "when I had my hip replaced I was sick for days": a story's time, no question
     if first.lower_ in WH_WORDS or first.lemma_ in REQUEST_VERBS or _requests(clause, start):
         return True
     if first.lower_ in CONDITIONS and _inverted(clause, start + 2):

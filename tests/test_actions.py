@@ -139,6 +139,8 @@ def test_a_fracture_alone_gets_its_answer_and_the_whole_list() -> None:
             ["condition_osteoporosis", "conditions_treated"],
         ),
         ("can kyphoplasty help with osteoporosis", ["condition_osteoporosis"]),
+        ("what does kyphoplasty treat besides osteoporosis", ["conditions_treated"]),
+        ("apart from thin bones what else is it used for", ["conditions_treated"]),
     ],
 )
 def test_a_question_beyond_the_condition_named_also_gets_the_whole_list(
@@ -231,6 +233,8 @@ def test_a_question_about_a_condition_itself_is_declined_with_what_the_article_s
         "what about people with osteoporosis, can they have it",
         "can u do kyphoplsty on osteoporosis",  # the procedure misspelt past the entity ruler
         "why did her back break, she has osteoporosis",  # the breaks the procedure treats
+        "and for my dad? he has osteoporosis",  # a follow-up, and a relative who would have it
+        "what about thin brittle bones",  # a follow-up however long the condition's words
     ],
 )
 def test_a_condition_question_that_links_the_condition_to_the_procedure_is_answered(text: str) -> None:
