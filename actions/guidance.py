@@ -13,6 +13,7 @@ from actions.answerability import POINTING_WORDS, asks_if_something_else_helps
 from actions.answers import (
     CANDIDACY,
     CONDITIONS,
+    GENERIC_CONDITION,
     PROCEDURE_ENTITY,
     choose_answers,
     condition_itself_reply,
@@ -177,9 +178,12 @@ def condition_question_with_its_condition(top: Dict[str, Any], tracker: Tracker)
 
 def asks_about_named_condition(tracker: Tracker, ranking: List[Dict[str, Any]]) -> bool:
     """Whether the message names a condition and a condition question is among its CONDITION_RANKS
-    likeliest intents (`ranking`): its condition's answer is offered, never declined."""
-    about_condition = any(r["name"] in CONDITION_INTENTS for r in ranking[:CONDITION_RANKS])
-    return bool(message_condition(tracker)) and about_condition
+    likeliest intents (`ranking`), the likeliest for the generic fracture (nearly every patient
+    names it: "ive got 3 fractured vertebrae, can they do all of them in one go?"): its
+    condition's answer is offered, never declined."""
+    named = set(tracker.get_latest_entity_values("condition"))  # also "besides osteoporosis"
+    ranks = CONDITION_RANKS if named - {GENERIC_CONDITION} else 1
+    return bool(named) and any(r["name"] in CONDITION_INTENTS for r in ranking[:ranks])
 
 
 def likely_answers(tracker: Tracker, knowledge: Knowledge) -> List[Answer]:

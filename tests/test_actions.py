@@ -666,6 +666,29 @@ def test_unclear_message_naming_a_condition_offers_its_answer_even_when_a_topic_
     assert reply["kind"] == "clarify" and reply["answer_ids"][0] == "condition_osteoporosis"
 
 
+@pytest.mark.parametrize(
+    "condition, kind",
+    [
+        ("osteoporosis", "clarify"),  # a specific condition a likely condition question asks about
+        ("compression_fracture", "not_covered"),  # the fracture every patient names: not second
+    ],
+)
+def test_only_a_specific_condition_shields_a_message_the_nearest_examples_decline(
+    condition: str, kind: str
+) -> None:
+    # "ive got 3 fractured vertebrae, can they do all of them in one go?"
+    ranking, nearest = (
+        unclear(("eligibility_limits", 0.3), ("am_i_a_candidate", 0.2)),
+        [("eligibility_limits", 1.0)],
+    )
+    state = tracker(
+        "nlu_fallback", entities=entities("condition", condition), ranking=ranking, nearest=nearest
+    )
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == kind
+    assert reply.get("topic", "eligibility_limits") == "eligibility_limits"
+
+
 def test_a_condition_named_in_the_story_does_not_outrank_the_question_asked() -> None:
     # "mum can barely walk to the loo with this fracture, will it help her get about again?"
     ranking = unclear(("mobility", 0.45), ("conditions_treated", 0.2), ("recovery", 0.15))

@@ -48,6 +48,10 @@ def ask(assistant: Assistant) -> Chat:
         "is multiple myeloma curable these days",
         "who invented the balloon kyphoplasty",
         "will my back be completely straight after",
+        "is kyphoplasty safer than vertebroplasty",
+        "does it work on every type of spinal fracture",
+        "does cbd oil help back pain",
+        "my mum needs a hip replacement, how long is recovery from that",
     ],
 )
 def test_near_miss_questions_are_declined_honestly_not_answered_beside(ask: Chat, question: str) -> None:
@@ -79,6 +83,13 @@ def test_near_miss_questions_are_declined_honestly_not_answered_beside(ask: Chat
         ),
         # ... and does not outrank a question about something else
         ("dad can hardly get to the bathroom with his fracture, will this get him moving again?", "mobility"),
+        ("what does kyphoplasty treat besides osteoporosis", "conditions_treated"),
+        # "when" before a subject opens the story, not a question
+        (
+            "I'm very anxious about anaesthetic. When I had my hip replaced I was sick for two days "
+            "afterwards. Would I be put to sleep for kyphoplasty or awake?",
+            "sedation",
+        ),
     ],
 )
 def test_the_question_asked_decides_the_answer(ask: Chat, question: str, answer: str) -> None:
@@ -205,3 +216,9 @@ def test_a_follow_up_remembers_the_specific_condition_named_with_the_fracture(as
     story = "my husband has multiple myeloma and the scan showed two collapsed vertebrae"
     (reply,) = ask(story, "could kyphoplasty help him with that")
     assert reply["kind"] == "answer" and reply["answer_ids"][0] == "condition_cancer"
+
+
+def test_a_follow_up_pointing_back_at_an_injury_gets_what_the_article_says_of_injuries(ask: Chat) -> None:
+    story = "my dad fell off a ladder last month and cracked a bone in his spine"
+    (reply,) = ask(story, "is that something this treats")
+    assert reply["kind"] == "answer" and reply["answer_ids"][0] == "condition_trauma", reply
