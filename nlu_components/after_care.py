@@ -72,6 +72,15 @@ TIME_AFTER = [
     "=she|he|mum|mom|dad|wife|husband is # day|days|week|weeks after|post|out",
     "# day|days|week|weeks post",
 ]
+# The procedure's wound, told as it is now ("the cut on my back itches", "a lump where they put
+# the needle in"): it has happened, unless the message says it is still to come.
+WOUND = [
+    "=the|my|her|his|mums|dads cut|incision|wound|puncture|scar|hole|holes on|in =my|her|his|the back",
+    "=the|my|her|his|mums|dads * cut|incision|wound|puncture|scar|hole|holes on|in =my|her|his|the back",
+    "=the|my|her|his|mums|dads needle|injection site|mark|marks",
+    "where =they|he|she|the * =put|went|inserted|injected * needle|cement|balloon",
+]
+WILL = {"will", "'ll", "ll", "wo", "would", "going", "gonna"}
 FUTURE = [
     "will|'ll i|he|she|we|mum|mom|dad be|feel|get|need|have|hurt",
     "=be|am|is|are going to be|feel|hurt",
@@ -150,11 +159,19 @@ class AfterCareFinder:
         self.matcher.add("AHEAD", [token_pattern(p, nlp) for p in AHEAD])
         self.matcher.add("TIME_AFTER", [token_pattern(p, nlp) for p in TIME_AFTER])
         self.matcher.add("FUTURE", [token_pattern(p, nlp) for p in FUTURE])
+        self.matcher.add("WOUND", [token_pattern(p, nlp) for p in WOUND])
         self.matcher.add("PROCEDURE_QUESTION", [token_pattern(p, nlp) for p in PROCEDURE_QUESTION])
 
     def _found(self, doc: Doc) -> Set[str]:
-        found = {self.matcher.vocab.strings[match_id] for match_id, _, _ in self.matcher(doc)}
+        matches = [(self.matcher.vocab.strings[match_id], start) for match_id, start, _ in self.matcher(doc)]
+        found = {label for label, _ in matches}
         if "TIME_AFTER" in found and "FUTURE" not in found:
+            found.add("PAST_PROCEDURE")
+        # "will the cut on my back be sore?" asks ahead; "the cut itches, will it heal?" does not
+        wound_now = any(
+            label == "WOUND" and not any(t.lower_ in WILL for t in doc[:start]) for label, start in matches
+        )
+        if wound_now and not {"AHEAD", "PROCEDURE_QUESTION"} & found:
             found.add("PAST_PROCEDURE")
         return found
 

@@ -291,6 +291,12 @@ def test_the_language_of_a_message(language: LanguageIdentifier, text: str, code
         ("the plaster over my incision has come off, it looks clean and dry. anything i should do", True),
         ("my mum had kyphoplasty last year and feels great, would it help my osteoporosis too?", False),
         ("will the plaster come off by itself?", False),
+        # the procedure's wound as it is now says it has happened
+        ("the cut on my back itches like mad now", True),
+        ("theres a small lump where they put the needle in, sore when i press it", True),
+        ("the little wound on my back is sore and pink", True),
+        ("will the cut on my back be sore after kyphoplasty?", False),  # a question before it
+        ("im booked in next week, will the wound on my back be sore", False),
     ],
 )
 def test_after_care_needs_a_past_procedure_and_how_the_patient_feels(text: str, after_care: bool) -> None:
