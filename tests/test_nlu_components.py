@@ -193,6 +193,11 @@ def test_the_normalizer_reads_the_domain_stored_in_the_model(tmp_path: Path) -> 
             "would i be asleep or awake for kyphoplasty",
         ),
         ("when can i drive after kyphoplasty", None),
+        (  # a question that points back but says what it asks by itself
+            "my oncologist said the word kyphoplasty and i didn't get to ask. is that something they"
+            " do for people with myeloma or mainly for osteoporosis?",
+            "is that something they do for people with myeloma or mainly for osteoporosis?",
+        ),
         (  # "which" and a noun in a question's word order: a question
             "my grandmother has dementia and gets muddled, which sedation do they use for kyphoplasty",
             "which sedation do they use for kyphoplasty",
