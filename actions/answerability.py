@@ -165,11 +165,12 @@ def asks_about_condition_itself(text: str, conditions: Iterable[str], procedure_
     return about_condition and unlinked and asks
 
 
-# "Does CBD oil help back pain?", "is yoga good for lower back pain?": whether something else helps.
-# Its subject is the words between the opening verb and "help"/"work"/"good for".
+# "Does CBD oil help back pain?", "is yoga good for lower back pain?", "is tramadol or codeine
+# better for back pain?": whether something else helps, or helps more. Its subject is the words
+# between the opening verb and "help"/"work"/"good for"/"better".
 ASKS_IF_IT_HELPS = re.compile(
     r"^\W*(does|do|would|will|can|could|might|is|are)\s+((?:[a-z']+\s+){1,3}?)"
-    r"(help|helps|work|works|fix|ease|relieve|cure|good for|any good)\b",
+    r"(help|helps|work|works|fix|ease|relieve|cure|good for|any good|better|best|safer|stronger)\b",
     re.IGNORECASE,
 )
 # Subjects that are not another remedy: the procedure and its parts, the patient's own body or
@@ -183,6 +184,8 @@ NOT_A_REMEDY = (
     | POINTING_WORDS
 )
 
+ARTICLES = frozenset({"a", "an", "the", "some", "any", "your"})
+
 
 def asks_if_something_else_helps(text: str, procedure_named: bool) -> bool:
     """Whether `text` asks if something other than the procedure helps (ASKS_IF_IT_HELPS, a
@@ -190,6 +193,6 @@ def asks_if_something_else_helps(text: str, procedure_named: bool) -> bool:
     match = ASKS_IF_IT_HELPS.search(text)
     if match is None or procedure_named:
         return False
-    subject = re.findall(r"[a-z]+", match.group(2).lower())
+    subject = set(re.findall(r"[a-z]+", match.group(2).lower())) - ARTICLES  # "is the fix permanent?": none
     misspelt_procedure = any(word.startswith(("kyph", "kyf", "vertebrop")) for word in subject)
-    return not NOT_A_REMEDY & set(subject) and not misspelt_procedure
+    return bool(subject) and not NOT_A_REMEDY & subject and not misspelt_procedure

@@ -328,6 +328,8 @@ def test_an_unclear_question_asking_for_a_detail_no_offered_answer_gives_is_decl
         ("does cbd oil help back pain", False),
         ("is yoga any good for lower back pain", False),
         ("would a back brace help my mum", False),
+        ("is tramadol or codeine better for back pain", False),
+        ("is kyphoplasty better than vertebroplasty", True),  # the procedure is the subject
         ("does it help with the pain", True),  # points at the procedure
         ("does the pain ease straight away", True),  # the pain is no remedy
         ("would the balloon thing help", True),  # a part of the procedure
