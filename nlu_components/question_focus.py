@@ -117,7 +117,7 @@ TIME_OR_PLACE = {"when", "whens", "where", "wheres"}
 STORY_SUBJECTS = SUBJECTS | {"my", "his", "her", "our", "their", "mum", "mom", "dad", "the"}
 # A question that points back with this many content words says what it asks by itself. Chosen
 # on tests/patient_questions/tuning.yml and twelve probe sets: it changes the focus of 7 of their
-# 4,388 messages, none for the worse (a story sentence that only named the procedure "that"
+# 4,246 messages, none for the worse (a story sentence that only named the procedure "that"
 # points at, "...threw out the word kyphoplasty and I didn't get to ask. Is that something they
 # do for people with myeloma?").
 SELF_CONTAINED = 4
