@@ -623,6 +623,25 @@ def test_a_condition_question_that_does_not_point_at_the_procedure_gets_the_like
     assert reply.get("answer_ids", ["condition_osteoporosis"])[0] == "condition_osteoporosis"
 
 
+@pytest.mark.parametrize(
+    "probability, kind",
+    [(0.09, "clarify"), (0.5, "decline"), (None, "decline")],  # None: no probability in the parse
+)
+def test_most_nearest_examples_one_answer_is_offered_when_the_message_is_likely_covered(
+    probability: Optional[float], kind: str
+) -> None:
+    # "would it straighten him up a bit?": DIET leans to a not-covered topic, its neighbours do not
+    ranking = unclear(("unlisted_conditions", 0.43), ("posture", 0.36))
+    state = tracker(
+        "nlu_fallback", ranking=ranking, nearest=[("posture", 0.71), ("unlisted_conditions", 0.29)]
+    )
+    if probability is not None:
+        state.latest_message["uncovered_probability"] = probability
+    reply = reply_of(ActionClarify(), state)
+    assert reply["kind"] == kind
+    assert reply.get("answer_ids", ["posture"]) == ["posture"]
+
+
 def test_the_nearest_answer_does_not_reorder_what_the_classifier_offers() -> None:
     ranking = unclear(("sedation", 0.41), ("pain_relief", 0.2))
     state = tracker("nlu_fallback", ranking=ranking, nearest=[("recovery", 0.9), ("sedation", 0.1)])

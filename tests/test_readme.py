@@ -8,7 +8,13 @@ import re
 
 import yaml
 
-from actions.guidance import DECLINE_ODDS, DECLINE_PROBABILITY, NEAREST_ANSWER_SHARE, NEAREST_UNCOVERED_SHARE
+from actions.guidance import (
+    DECLINE_ODDS,
+    DECLINE_PROBABILITY,
+    LIKELY_COVERED,
+    NEAREST_ANSWER_SHARE,
+    NEAREST_UNCOVERED_SHARE,
+)
 from actions.replies import red_flag_kinds
 from evaluation import patient_questions
 from evaluation.benchmark import LATEST_REPORT, README_BEGIN, README_END, markdown
@@ -42,6 +48,7 @@ def test_the_readme_states_the_thresholds_the_code_uses() -> None:
     assert int(stated("nearest examples")) == answerability["nearest_examples"]
     assert float(stated("uncovered share")) == NEAREST_UNCOVERED_SHARE
     assert float(stated("answer share")) == NEAREST_ANSWER_SHARE
+    assert float(stated("likely-covered probability")) == LIKELY_COVERED
     conversation = PIPELINE["nlu_components.conversation_turns.ConversationTurns"]
     assert float(stated("conversation threshold")) == conversation["threshold"]
     assert float(stated("classifier red-flag confidence")) == CLASSIFIER_CONFIDENCE
