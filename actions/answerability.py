@@ -150,6 +150,12 @@ FOLLOW_UP = re.compile(r"^\W*(and|or|also|what about|how about|what if)\b", re.I
 MIN_WORDS = 4
 
 
+def misspelt_procedure(words: Iterable[str]) -> bool:
+    """Whether one of `words` (lowercase) is the procedure's name misspelt past the entity ruler's
+    list ("kyphoplsty", "kyfoplasty", "vertebroplsty"): it still names the procedure."""
+    return any(word.startswith(("kyph", "kyf", "vertebrop")) for word in words)
+
+
 def asks_about_condition_itself(text: str, conditions: Iterable[str], procedure_named: bool) -> bool:
     """Whether `text` asks about a condition itself, not about kyphoplasty for it: it names one of
     CONDITIONS_IN_THEMSELVES (`conditions`: the entity ruler's condition ids), names no procedure
@@ -158,9 +164,7 @@ def asks_about_condition_itself(text: str, conditions: Iterable[str], procedure_
     "Does osteoporosis run in families?", "what causes spinal tumours?"."""
     words = re.findall(r"[a-z]+", text.lower())
     about_condition = bool(CONDITIONS_IN_THEMSELVES.intersection(conditions)) and not procedure_named
-    # the procedure's name misspelt past the entity ruler's list ("kyphoplsty") still links it
-    misspelt_procedure = any(word.startswith(("kyph", "kyf", "vertebrop")) for word in words)
-    unlinked = len(words) >= MIN_WORDS and not TREATMENT_LINK & set(words) and not misspelt_procedure
+    unlinked = len(words) >= MIN_WORDS and not TREATMENT_LINK & set(words) and not misspelt_procedure(words)
     asks = bool(QUESTION.search(text)) and not FOLLOW_UP.search(text)
     return about_condition and unlinked and asks
 
@@ -183,7 +187,7 @@ NOT_A_REMEDY = (
     )
     | POINTING_WORDS
 )
-
+# Words that make no subject by themselves.
 ARTICLES = frozenset({"a", "an", "the", "some", "any", "your"})
 
 
@@ -194,5 +198,4 @@ def asks_if_something_else_helps(text: str, procedure_named: bool) -> bool:
     if match is None or procedure_named:
         return False
     subject = set(re.findall(r"[a-z]+", match.group(2).lower())) - ARTICLES  # "is the fix permanent?": none
-    misspelt_procedure = any(word.startswith(("kyph", "kyf", "vertebrop")) for word in subject)
-    return bool(subject) and not NOT_A_REMEDY & subject and not misspelt_procedure
+    return bool(subject) and not NOT_A_REMEDY & subject and not misspelt_procedure(subject)
