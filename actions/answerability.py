@@ -6,8 +6,10 @@ its topic: the reply says plainly that the article gives no number, and quotes w
 say. The same for a question that asks for a name or a date ("who invented it?", "which brand of
 cement?", "what year did it start?"), for one that asks how far or how lasting an effect is
 ("will my back be completely straight?"), how two treatments compare in outcome ("is it safer
-than vertebroplasty?") or whether an effect holds for everyone ("does it always work?"): one
-table, DETAILS, of what a question asks for and what in an answer's text gives it. Nor is a
+than vertebroplasty?", "is recovery quicker than with vertebroplasty?"), whether an effect holds
+for everyone ("does it always work?"), what it does to the other vertebrae ("will the others be
+more likely to break?") or when one activity by name is possible again ("will I be able to do
+yoga again?"): one table, DETAILS, of what a question asks for and what in an answer's text gives it. Nor is a
 question about a condition itself ("is osteoporosis genetic?", "is myeloma curable these days?")
 answered by the article's list of conditions kyphoplasty treats, nor one whether something else
 helps ("does CBD oil help back pain?") by what kyphoplasty does. (The NLU part,
@@ -24,13 +26,15 @@ from typing import Iterable, Optional, Pattern, Sequence
 from actions.knowledge import Answer
 
 # "How many", "how often", "how likely", "what percentage", "what are the chances", "success
-# rate", "in minutes/hours" ("how much" is left out: "how much downtime?" asks how long, not a count).
+# rate", "in minutes/hours", "one balloon or two?", "by how much?" ("how much" alone is left out:
+# "how much downtime?" asks how long, not a count).
 ASKS_FOR_NUMBER = re.compile(
     r"\bhow\s+(many|often|likely)\b"
     r"|\bwhat\s+(percent|percentage|proportion|fraction|share|odds|chance|chances|rate|number)\b"
     r"|\bwhat\s+(are|is)\s+the\s+(odds|chances?|rates?|numbers?|statistics|stats)\b"
     r"|\b(success|failure|complication|risk)\s+rates?\b|\bpercent(age)?\b|%"
-    r"|\b(in|how many)\s+(minutes|hours|mins|hrs)\b",
+    r"|\b(in|how many)\s+(minutes|hours|mins|hrs)\b|\bone\s+([a-z]+\s+)?or\s+(two|more)\b"
+    r"|\bby\s+how\s+much\b|\bhow\s+much\s+(less|more|lower|higher|better|faster|quicker|taller)\b",
     re.IGNORECASE,
 )
 NUMBER = re.compile(
@@ -64,10 +68,19 @@ GIVES_DEGREE = re.compile(rf"\b{DEGREE}", re.IGNORECASE)
 # speed ("faster than"), which these words leave out; an answer saying "safer than" would answer it.
 OUTCOME = (
     r"(safer|riskier|(more|less)\s+(risky|dangerous|effective|successful|painful)|hurts?\s+(less|more)"
-    r"|works?\s+better|better\s+results|more\s+(pain\s+)?relief|lasts?\s+longer|longer[- ]lasting)"
+    r"|works?\s+better|better\s+results|more\s+(pain\s+)?relief|lasts?\s+longer|longer[- ]lasting"
+    r"|better\s+at\s+[a-z]+ing(\s+(the\s+)?[a-z]+)?)"
+)
+# "Is the recovery quicker than with vertebroplasty?": speed compared with anything but surgery,
+# the one comparison the article makes ("faster than after regular surgery").
+SPEED_BESIDES_SURGERY = (
+    r"\b(quicker|faster|sooner|speedier|shorter)\b[^.?!]{0,25}\bthan\s+((with|after|a|an|the|having|doing)\s+)*"
+    r"(?!(with|after|a|an|the|having|doing)\s)(?!((regular|open|normal|traditional|major|big|conventional|spinal|back|proper)\s+)*"
+    r"(surgery|surgeries|operations?|ops?)\b)[a-z]"
 )
 ASKS_FOR_COMPARISON = re.compile(
-    rf"\b{OUTCOME}\s+than\b|\bwhich\b[^.?!]{{0,30}}\b{OUTCOME}\b|\b{OUTCOME}\b[^.?!]{{0,15}}\bor\b",
+    rf"\b{OUTCOME}\s+than\b|\bwhich\b[^.?!]{{0,30}}\b{OUTCOME}\b|\b{OUTCOME}\b[^.?!]{{0,15}}\bor\b"
+    rf"|{SPEED_BESIDES_SURGERY}",
     re.IGNORECASE,
 )
 GIVES_COMPARISON = re.compile(rf"\b{OUTCOME}\s+than\b", re.IGNORECASE)
@@ -82,6 +95,29 @@ ASKS_FOR_EVERYONE = re.compile(
     re.IGNORECASE,
 )
 GIVES_EVERYONE = re.compile(r"\b(everyone|everybody|every|always|all patients)\b", re.IGNORECASE)
+# "Does having it make the other vertebrae more likely to break?", "will it stop fractures in the
+# vertebrae above and below?": the article speaks of the treated vertebra only.
+ASKS_ABOUT_OTHER_VERTEBRAE = re.compile(
+    r"\b(the\s+other|other|adjacent|neighbouring|neighboring|nearby|surrounding)\s+(vertebrae|levels|bones\s+in)\b"
+    r"|\b(vertebrae|levels|ones|bones)\s+(above|below|next\s+to)\s+(it|and|or|the)\b",
+    re.IGNORECASE,
+)
+GIVES_OTHER_VERTEBRAE = re.compile(r"\bother\s+vertebrae\b", re.IGNORECASE)
+# "Will I be able to do yoga again?", "will she manage the stairs straight after?": one activity by
+# name. The article speaks of activities in general only ("light activities within days", "move
+# again"), so walking and moving are not among these.
+ACTIVITY = (
+    r"(yoga|pilates|golf|tennis|bowls|bowling|swim|swimming|stairs|steps|garden|gardening|drive|driving"
+    r"|dance|dancing|lift|lifting|run|running|jog|jogging|cycle|cycling|bike|gym|exercises?|workouts?"
+    r"|hike|hiking|ski|skiing|ride|riding|fish|fishing|fly|flying|sex|carry|carrying|bend|bending"
+    r"|hoover|hoovering|vacuum|vacuuming|housework|sports?|football|soccer|cricket|travel|travelling|traveling)"
+)
+ASKS_ABOUT_ACTIVITY = re.compile(
+    r"\b(able\s+to|manage|managing|go\s+back\s+to|get\s+back\s+to|return\s+to|resume|start|allowed\s+to"
+    rf"|ok\s+to|okay\s+to|safe\s+to|can|could|until)\b[^.?!]{{0,25}}\b{ACTIVITY}\b",
+    re.IGNORECASE,
+)
+GIVES_ACTIVITY = re.compile(rf"\b{ACTIVITY}\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -103,6 +139,14 @@ DETAILS = (
     Detail("degree", "Completely? For good?", "no_degree", ASKS_FOR_DEGREE, GIVES_DEGREE),
     Detail("comparison", "Safer? Better than?", "no_comparison", ASKS_FOR_COMPARISON, GIVES_COMPARISON),
     Detail("everyone", "For everyone? Always?", "no_everyone", ASKS_FOR_EVERYONE, GIVES_EVERYONE),
+    Detail(
+        "other_vertebrae",
+        "The other vertebrae?",
+        "no_other_vertebrae",
+        ASKS_ABOUT_OTHER_VERTEBRAE,
+        GIVES_OTHER_VERTEBRAE,
+    ),
+    Detail("activity", "That activity again?", "no_activity", ASKS_ABOUT_ACTIVITY, GIVES_ACTIVITY),
 )
 
 

@@ -183,6 +183,8 @@ def asked(intent: str, text: str) -> Tracker:
         ("bone_cement", "how many minutes does the cement take to set"),
         ("does_it_work", "what percentage of people does it work for?"),
         ("safety_and_risks", "what are the chances something goes wrong"),
+        ("balloon", "do they use one balloon or two"),
+        ("prevention", "it says it reduces the risk of more spine issues. by how much though?"),
     ],
 )
 def test_a_question_asking_for_a_number_the_answer_does_not_give_is_declined_with_what_is_nearby(
@@ -280,13 +282,20 @@ def test_who_decides_asks_no_name_and_is_answered() -> None:
         ("vs_vertebroplasty", "which one works better for the pain, kypho or vertebro", "comparison"),
         ("vs_vertebroplasty", "whats the difference between kyphoplasty and vertebroplasty", None),
         ("recovery", "is recovery quicker than with normal back surgery", None),  # "faster than" given
+        ("recovery", "is the recovery quicker than with vertebroplasty?", "comparison"),
+        ("pain_relief", "is kyphoplasty better at relieving pain than vertebroplasty?", "comparison"),
+        ("prevention", "does having it make the other vertebrae more likely to break?", "other_vertebrae"),
+        ("prevention", "will it stop fractures in the vertebrae above and below", "other_vertebrae"),
+        ("quality_of_life", "will i be able to do yoga again?", "activity"),
+        ("mobility", "mums bedroom is upstairs, will she manage the stairs straight after", "activity"),
+        ("mobility", "will i be able to walk again", None),  # its answer: "move again"
         ("does_it_work", "does it work on every type of spinal fracture", "everyone"),
         ("does_it_work", "does kyphoplasty always work?", "everyone"),
         # a story's "every time", not the question's
         ("other_treatments_failed", "nothing is working, it hurts every time i stand. is it an option", None),
     ],
 )
-def test_a_question_how_far_how_lasting_compared_or_for_whom_the_answer_does_not_say_is_declined(
+def test_a_question_asking_a_detail_its_answer_does_not_give_is_declined(
     intent: str, question: str, topic: Optional[str]
 ) -> None:
     reply = reply_of(ActionAnswer(), asked(intent, question))
