@@ -109,8 +109,8 @@ GIVES_OTHER_VERTEBRAE = re.compile(r"\bother\s+vertebrae\b", re.IGNORECASE)
 ACTIVITY = (
     r"(yoga|pilates|golf|tennis|bowls|bowling|swim|swimming|stairs|steps|garden|gardening|drive|driving"
     r"|dance|dancing|lift|lifting|run|running|jog|jogging|cycle|cycling|bike|gym|exercises?|workouts?"
-    r"|hike|hiking|ski|skiing|ride|riding|fish|fishing|fly|flying|sex|carry|carrying|bend|bending"
-    r"|hoover|hoovering|vacuum|vacuuming|housework|sports?|football|soccer|cricket|travel|travelling|traveling)"
+    r"|hike|hiking|ski|skiing|ride|riding|fish|fishing|fly|flying|sex|carry(?!\s+on)|carrying|bend|bending"
+    r"|hoover|hoovering|vacuum|vacuuming|housework|sports?|football|soccer|cricket)"
 )
 ASKS_ABOUT_ACTIVITY = re.compile(
     r"\b(able\s+to|manage|managing|go\s+back\s+to|get\s+back\s+to|return\s+to|resume|start|allowed\s+to"
