@@ -76,7 +76,7 @@ OUTCOME = (
 SPEED_BESIDES_SURGERY = (
     r"\b(quicker|faster|sooner|speedier|shorter)\b[^.?!]{0,25}\bthan\s+((with|after|a|an|the|having|doing)\s+)*"
     r"(?!(with|after|a|an|the|having|doing)\s)(?!((regular|open|normal|traditional|major|big|conventional|spinal|back|proper)\s+)*"
-    r"(surgery|surgeries|operations?|ops?)\b)[a-z]"
+    r"(surgery|surgeries|operations?|ops?|fusion)\b)[a-z]"
 )
 ASKS_FOR_COMPARISON = re.compile(
     rf"\b{OUTCOME}\s+than\b|\bwhich\b[^.?!]{{0,30}}\b{OUTCOME}\b|\b{OUTCOME}\b[^.?!]{{0,15}}\bor\b"
