@@ -69,7 +69,8 @@ GIVES_DEGREE = re.compile(rf"\b{DEGREE}", re.IGNORECASE)
 OUTCOME = (
     r"(safer|riskier|(more|less)\s+(risky|dangerous|effective|successful|painful)|hurts?\s+(less|more)"
     r"|works?\s+better|better\s+results|more\s+(pain\s+)?relief|lasts?\s+longer|longer[- ]lasting"
-    r"|better\s+at\s+[a-z]+ing(\s+(the\s+)?[a-z]+)?)"
+    r"|better\s+at\s+[a-z]+ing(\s+(the\s+)?[a-z]+)?|better\s+for\s+(me|you|him|her|us|them|my|the|pain|[a-z]+\s+pain)"
+    r"|(fewer|less|more)\s+(complications|side\s+effects|risks|problems|leaks))"
 )
 # "Is the recovery quicker than with vertebroplasty?": speed compared with anything but surgery,
 # the one comparison the article makes ("faster than after regular surgery").
@@ -114,7 +115,7 @@ ACTIVITY = (
 )
 ASKS_ABOUT_ACTIVITY = re.compile(
     r"\b(able\s+to|manage|managing|go\s+back\s+to|get\s+back\s+to|return\s+to|resume|start|allowed\s+to"
-    rf"|ok\s+to|okay\s+to|safe\s+to|can|could|until)\b[^.?!]{{0,25}}\b{ACTIVITY}\b",
+    rf"|ok\s+to|okay\s+to|safe\s+to|ok\s+on|can|could|until|till|til)\b[^.?!]{{0,25}}\b{ACTIVITY}\b",
     re.IGNORECASE,
 )
 GIVES_ACTIVITY = re.compile(rf"\b{ACTIVITY}\b", re.IGNORECASE)
