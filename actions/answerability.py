@@ -175,8 +175,9 @@ POINTING_WORDS = frozenset({"it", "this", "that", "they", "them"})
 TREATMENT_LINK = (
     frozenset(
         """help helps helped helping treat treats treated treating treatment treatments fix fixes fixed work
-    works qualify qualifies candidate candidates suitable eligible option options done offer offered list
-    listed count counts cover covered apply recommend recommended use used benefit ease relieve relief
+    works qualify qualifies candidate candidates suitable eligible option options done offer offered ok okay
+    list listed included count counts cover covered apply recommend recommended use used benefit ease relieve
+    relief
     kyphoplasty kypho procedure surgery operation op balloon cement vertebroplasty break breaks broke
     broken fracture fractures fractured crack cracked cracking collapse collapsed crush crushed squashed
     vertebra vertebrae after afterwards again people patients patient someone somebody person anyone
@@ -192,7 +193,8 @@ QUESTION = re.compile(
 # "And osteoporosis?", "what about spinal tumours?": a follow-up that adds a condition to the last
 # question, however many words the condition takes.
 FOLLOW_UP = re.compile(r"^\W*(and|or|also|what about|how about|what if)\b", re.IGNORECASE)
-MIN_WORDS = 4
+MIN_WORDS = 3  # "is osteoporosis hereditary?"; "myeloma too?" is two
+SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+")
 
 
 def misspelt_procedure(words: Iterable[str]) -> bool:
@@ -201,15 +203,23 @@ def misspelt_procedure(words: Iterable[str]) -> bool:
     return any(word.startswith(("kyph", "kyf", "vertebrop")) for word in words)
 
 
+def question_sentences(text: str) -> str:
+    """The sentences of `text` that are a QUESTION, or all of it when none is: "Is osteoporosis
+    hereditary? My mum and my gran both had it." asks the first; the second is the story."""
+    asked = [sentence for sentence in SENTENCE_BREAK.split(text) if QUESTION.search(sentence)]
+    return " ".join(asked) if asked else text
+
+
 def asks_about_condition_itself(text: str, conditions: Iterable[str], procedure_named: bool) -> bool:
     """Whether `text` asks about a condition itself, not about kyphoplasty for it: it names one of
     CONDITIONS_IN_THEMSELVES (`conditions`: the entity ruler's condition ids), names no procedure
-    (`procedure_named`: a `procedure` entity), has at least MIN_WORDS words, none of
-    TREATMENT_LINK (nor a relative, who would have it), and is a QUESTION, not a FOLLOW_UP.
-    "Does osteoporosis run in families?", "what causes spinal tumours?"."""
+    (`procedure_named`: a `procedure` entity), has at least MIN_WORDS words, its question
+    sentences none of TREATMENT_LINK (nor a relative, who would have it), and is a QUESTION, not a
+    FOLLOW_UP. "Does osteoporosis run in families?", "what causes spinal tumours?"."""
     words = re.findall(r"[a-z]+", text.lower())
+    asked = set(re.findall(r"[a-z]+", question_sentences(text).lower()))
     about_condition = bool(CONDITIONS_IN_THEMSELVES.intersection(conditions)) and not procedure_named
-    unlinked = len(words) >= MIN_WORDS and not TREATMENT_LINK & set(words) and not misspelt_procedure(words)
+    unlinked = len(words) >= MIN_WORDS and not TREATMENT_LINK & asked and not misspelt_procedure(words)
     asks = bool(QUESTION.search(text)) and not FOLLOW_UP.search(text)
     return about_condition and unlinked and asks
 

@@ -210,6 +210,13 @@ def about_condition(intent: str, text: str, condition: str) -> Tracker:
         ("no_cure", "is multiple myeloma curable these days", "multiple_myeloma"),
         ("condition_spinal_tumor", "are spinal tumours usually cancerous or mostly harmless", "spinal_tumor"),
         ("conditions_treated", "what causes osteoporosis in the first place", "osteoporosis"),
+        ("condition_osteoporosis", "is osteoporosis hereditary?", "osteoporosis"),  # the question focus
+        # the relatives are the story's, not the question's
+        (
+            "condition_osteoporosis",
+            "Is osteoporosis hereditary? My mum and my gran both had it.",
+            "osteoporosis",
+        ),
     ],
 )
 @pytest.mark.parametrize("action", [ActionAnswer(), ActionClarify()], ids=["answer", "clarify"])
@@ -237,6 +244,9 @@ def test_a_question_about_a_condition_itself_is_declined_with_what_the_article_s
         "why did her back break, she has osteoporosis",  # the breaks the procedure treats
         "and for my dad? he has osteoporosis",  # a follow-up, and a relative who would have it
         "what about thin brittle bones",  # a follow-up however long the condition's words
+        "My mum has osteoporosis. Can it help her?",  # the question points at the procedure
+        "is osteoporosis included",
+        "osteoporosis too?",
     ],
 )
 def test_a_condition_question_that_links_the_condition_to_the_procedure_is_answered(text: str) -> None:
