@@ -52,6 +52,10 @@ def ask(assistant: Assistant) -> Chat:
         "does it work on every type of spinal fracture",
         "does cbd oil help back pain",
         "my mum needs a hip replacement, how long is recovery from that",
+        "is the recovery quicker than with vertebroplasty?",
+        "does having kyphoplasty make the other vertebrae more likely to break?",
+        "will i be able to do yoga again?",
+        "Is osteoporosis hereditary? My mum and my gran both had it.",
     ],
 )
 def test_near_miss_questions_are_declined_honestly_not_answered_beside(ask: Chat, question: str) -> None:
