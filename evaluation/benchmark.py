@@ -364,6 +364,8 @@ def flat_figures(results: Dict[str, Any]) -> Dict[str, float]:
     if "component_cost" in results:
         figures["nlu_components_p50_ms"] = results["component_cost"]["all_components"]["p50_ms"]
         figures["nlu_components_p95_ms"] = results["component_cost"]["all_components"]["p95_ms"]
+        figures["action_checks_p50_ms"] = results["component_cost"]["action_checks"]["p50_ms"]
+        figures["action_checks_p95_ms"] = results["component_cost"]["action_checks"]["p95_ms"]
     return figures
 
 

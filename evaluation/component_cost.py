@@ -5,7 +5,8 @@
 Loads the model in this process, wraps the `process` of each component of nlu_components/ with
 a timer, parses the patient-questions sets' messages (warm-up first) and reports, per component
 and in total, the time per message (ms): what answering the question asked, red flags, languages
-and after-care add on top of Rasa's own pipeline, and the seed ensemble's three DIETs together.
+and after-care add on top of Rasa's own pipeline, and the seed ensemble's three DIETs together;
+and what the action server's answerability checks (actions/answerability.py) add on each parse.
 Timings are reported, never asserted.
 """
 
@@ -23,6 +24,8 @@ import yaml
 from rasa.core.agent import Agent
 from rasa.utils.log_utils import configure_structlog
 
+from actions.answerability import asks_about_condition_itself, asks_if_something_else_helps, missing_detail
+from actions.knowledge import load_knowledge
 from evaluation.load import percentile
 from nlu_components.answerability import AnswerabilityCheck
 from nlu_components.language import LanguageDetectorComponent
@@ -64,19 +67,40 @@ def per_call_sums(calls: List[float], messages: int) -> List[float]:
     return [sum(calls[i * instances : (i + 1) * instances]) for i in range(messages)]
 
 
+def action_checks_ms(parses: List[Dict[str, Any]]) -> List[float]:
+    """The time (ms) of the action server's answerability checks on each parse: the details the
+    likeliest answer must give, a question about a condition itself, another remedy."""
+    knowledge = load_knowledge()
+    spent = []
+    for parse in parses:
+        text = str(parse.get("text") or "")
+        ranked = [r["name"] for r in parse.get("intent_ranking", []) if r["name"] in knowledge.answers]
+        answers = [knowledge.answers[ranked[0]]] if ranked else []
+        conditions = [e["value"] for e in parse.get("entities", []) if e.get("entity") == "condition"]
+        started = time.perf_counter()
+        missing_detail(text, answers)
+        asks_about_condition_itself(text, conditions, procedure_named=False)
+        asks_if_something_else_helps(text, procedure_named=False)
+        spent.append((time.perf_counter() - started) * 1000)
+    return spent
+
+
 def measure(model: Path = MODEL_PATH, rounds: int = 2, limit: Optional[int] = None) -> Dict[str, Any]:
-    """`{component: {p50_ms, p95_ms}, "all_components": ..., "whole_parse": ...}` per message."""
+    """`{component: {p50_ms, p95_ms}, "all_components": ..., "whole_parse": ...,
+    "action_checks": ...}` per message."""
     spent: Dict[str, List[float]] = defaultdict(list)
     for component in COMPONENTS:
         component.process = timed(component.__name__, component.process, spent)  # type: ignore[method-assign]
     agent = Agent.load(str(model))
     texts = messages()[:limit]
 
+    parses: List[Dict[str, Any]] = []
+
     async def parse_all() -> List[float]:
         totals = []
         for text in texts:
             started = time.perf_counter()
-            await agent.parse_message(text)
+            parses.append(await agent.parse_message(text))
             totals.append((time.perf_counter() - started) * 1000)
         return totals
 
@@ -94,6 +118,7 @@ def measure(model: Path = MODEL_PATH, rounds: int = 2, limit: Optional[int] = No
     report = {c.__name__: summary(by_message[c.__name__]) for c in COMPONENTS}
     report["all_components"] = summary(per_message)
     report["whole_parse"] = summary(whole)
+    report["action_checks"] = summary(action_checks_ms(parses[len(texts) :]))
     report["messages"] = len(whole)
     return report
 

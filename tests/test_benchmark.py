@@ -74,7 +74,8 @@ def test_quick_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
     order = list(report["figures"]["assistant"])
     assert order.index("cv_intent_macro_f1") + 1 == order.index("start_to_first_answer_s")
     assert set(report["ratios"]) == set(report["figures"]["assistant"])
-    assert {"nlu_components_p50_ms", "nlu_components_p95_ms"} <= set(report["figures"]["assistant"])
+    costs = {"nlu_components_p50_ms", "nlu_components_p95_ms", "action_checks_p50_ms", "action_checks_p95_ms"}
+    assert costs <= set(report["figures"]["assistant"])
     peer = {"threshold", "answered_right", "answered_wrong", "emergency_recall"}
     assert set(report["retrieval_peer"]) >= peer
     assert "retrieval peer" in (tmp_path / "report.md").read_text()
