@@ -1,6 +1,6 @@
 """The benchmark: answer quality, latency, load, cost, side by side with the `rasa init` baseline.
 
-    bash scripts/benchmark.sh            # full run (~2 h on 2 cores; the baseline is the slow part)
+    bash scripts/benchmark.sh            # full run (~3 h on 2 cores; the baseline is the slow part)
     bash scripts/benchmark.sh --quick    # the same steps, tiny: 2 epochs on a tenth of the NLU
                                          # data, 2 s of load, two steps at a time (CI)
     bash scripts/benchmark.sh --only turn_latency,scale_out   # just these (~25 min), merged into
