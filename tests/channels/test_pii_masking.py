@@ -143,7 +143,7 @@ def test_the_projects_own_patient_messages_come_through_unchanged_but_for_names(
     messages = project_messages()
     assert len(messages) >= 4000
     masked = {message: mask_personal_details(message).text for message in messages}
-    # The only personal details in them: four names.
+    # The only personal details in them: six names.
     assert {m: text for m, text in masked.items() if text != m} == {
         "hi my name is margaret": "hi my name is [person]",
         "is dr patel still working at your clinic? he did my injections before": (
@@ -157,6 +157,8 @@ def test_the_projects_own_patient_messages_come_through_unchanged_but_for_names(
             for m in messages
             if m.startswith("Hi, it's Margaret's daughter.")
         },
+        **{m: m.replace("Edna", "[person]") for m in messages if m.startswith("Hello, this is Edna,")},
+        **{m: m.replace("Ray", "[person]", 1) for m in messages if m.startswith("My name is Ray,")},
     }
 
 
